@@ -1,0 +1,177 @@
+# Gao & Jin 2022, rebuilt from its raw extraction sheets.
+#
+#   data/raw/*.csv --validate--> results/validated/*.csv --+--> results/tables/*.md ------+
+#   data/raw/prisma.csv --prisma--> results/figures/prisma.* +--> results/figures/*.svg ---+--> _manuscript/
+#                                                             +--> results/values.yml -----+    index.html
+#                                                                                                index.pdf
+# Rules are thin: each calls one module of scripts/ (python -m scripts.<module>), where the logic and its
+# tests live. Every rule logs to results/logs/ and prints its output too, so a failure is shown in place.
+
+import sys
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+sys.path.insert(0, workflow.basedir)
+from scripts.sheets import SHEET_DEPENDENCIES, SHEETS  # noqa: E402
+
+configfile: "config/config.yaml"
+
+
+validate(config, "config/schemas/config.schema.yaml")
+
+PYTHON = sys.executable
+RAW = config["raw_dir"]
+RESULTS = config["results_dir"]
+OUT = config["output_dir"]
+LOGS = f"{RESULTS}/logs"
+TABLES = config["tables"]
+
+
+wildcard_constraints:
+    sheet="|".join(SHEETS),
+    table="|".join(TABLES),
+
+
+onerror:
+    # One summary of every bad cell in every sheet, whichever validation job failed first.
+    shell(f"{PYTHON} -m scripts.sheets check --raw-dir {RAW} --bib {config['bibliography']} || true")
+
+
+rule all:
+    input:
+        f"{OUT}/index.html",
+        f"{OUT}/index.pdf",
+        f"{RESULTS}/values.yml",
+
+
+def validation_inputs(wildcards):
+    """The sheet, its schema, and the sheets (and bibliography) its cross-field rules read."""
+    inputs = {
+        "sheet": f"{RAW}/{wildcards.sheet}.csv",
+        "schema": f"config/schemas/{wildcards.sheet}.schema.yaml",
+        "related": [f"{RAW}/{other}.csv" for other in SHEET_DEPENDENCIES[wildcards.sheet]],
+    }
+    if wildcards.sheet == "studies":
+        inputs["bib"] = config["bibliography"]
+    return inputs
+
+
+rule validate_sheet:
+    message:
+        "Validating {input.sheet} against {input.schema}"
+    input:
+        unpack(validation_inputs),
+        code="scripts/sheets.py",
+    output:
+        f"{RESULTS}/validated/{{sheet}}.csv",
+    log:
+        f"{LOGS}/validate_sheet/{{sheet}}.log",
+    conda:
+        "environment.yml"
+    shell:
+        "{PYTHON} -m scripts.sheets validate --sheet {wildcards.sheet} --raw-dir {RAW}"
+        " --bib {config[bibliography]} --out {output} 2>&1 | tee {log}"
+
+
+rule prisma:
+    message:
+        "Checking the PRISMA counts and drawing the flow diagram"
+    input:
+        sheet=f"{RAW}/prisma.csv",
+        code="scripts/prisma.py",
+    output:
+        svg=f"{RESULTS}/figures/prisma.svg",
+        pdf=f"{RESULTS}/figures/prisma.pdf",
+        counts=f"{RESULTS}/derived/prisma_counts.csv",
+    log:
+        f"{LOGS}/prisma.log",
+    conda:
+        "environment.yml"
+    shell:
+        "{PYTHON} -m scripts.prisma --sheet {input.sheet} --svg {output.svg} --pdf {output.pdf}"
+        " --counts {output.counts} 2>&1 | tee {log}"
+
+
+rule table:
+    message:
+        "Building table {wildcards.table}"
+    input:
+        sheets=lambda wildcards: expand(f"{RESULTS}/validated/{{sheet}}.csv", sheet=TABLES[wildcards.table]),
+        code=["scripts/tables.py", "scripts/dosing.py"],
+    output:
+        f"{RESULTS}/tables/{{table}}.md",
+    log:
+        f"{LOGS}/table/{{table}}.log",
+    conda:
+        "environment.yml"
+    shell:
+        "{PYTHON} -m scripts.tables --table {wildcards.table} --validated-dir {RESULTS}/validated"
+        " --out {output} 2>&1 | tee {log}"
+
+
+rule figure_response:
+    message:
+        "Drawing the response-by-study figure"
+    input:
+        sheets=expand(f"{RESULTS}/validated/{{sheet}}.csv", sheet=["studies", "outcomes", "dose_groups"]),
+        code="scripts/figures.py",
+    output:
+        svg=f"{RESULTS}/figures/response-by-study.svg",
+        pdf=f"{RESULTS}/figures/response-by-study.pdf",
+    log:
+        f"{LOGS}/figure_response.log",
+    conda:
+        "environment.yml"
+    shell:
+        "{PYTHON} -m scripts.figures --validated-dir {RESULTS}/validated --svg {output.svg} --pdf {output.pdf}"
+        " 2>&1 | tee {log}"
+
+
+rule values:
+    message:
+        "Writing the values registry"
+    input:
+        sheets=expand(f"{RESULTS}/validated/{{sheet}}.csv", sheet=SHEETS),
+        prisma=rules.prisma.output.counts,
+        code=["scripts/values.py", "scripts/dosing.py"],
+    output:
+        registry=f"{RESULTS}/values.yml",
+        meta=f"{RESULTS}/values-meta.yml",
+    log:
+        f"{LOGS}/values.log",
+    conda:
+        "environment.yml"
+    shell:
+        "{PYTHON} -m scripts.values --validated-dir {RESULTS}/validated --prisma-counts {input.prisma}"
+        " --out {output.registry} --meta-out {output.meta} 2>&1 | tee {log}"
+
+
+rule render:
+    message:
+        "Rendering the manuscript to HTML and PDF"
+    input:
+        qmd=config["manuscript"],
+        project="_quarto.yml",
+        values=rules.values.output.meta,
+        tables=expand(f"{RESULTS}/tables/{{table}}.md", table=TABLES),
+        figures=[
+            rules.prisma.output.svg,
+            rules.figure_response.output.svg,
+        ],
+        bibliography=config["bibliography"],
+        support=[
+            "manuscript/vancouver.csl",
+            "scripts/render.py",
+            "scripts/filters/quarto-subset.lua",
+        ],
+    output:
+        html=f"{OUT}/index.html",
+        pdf=f"{OUT}/index.pdf",
+    log:
+        f"{LOGS}/render.log",
+    conda:
+        "environment.yml"
+    shell:
+        "{PYTHON} -m scripts.render --qmd {input.qmd} --output-dir {OUT} 2>&1 | tee {log}"

@@ -1,0 +1,36 @@
+"""Shared fixtures: the repository paths and freshly validated copies of the raw sheets."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from scripts.sheets import SHEETS, validate_sheet, write_validated
+
+REPO = Path(__file__).resolve().parents[1]
+RAW = REPO / "data" / "raw"
+BIB = REPO / "manuscript" / "references.bib"
+RESULTS = REPO / "results"
+OUTPUT = REPO / "_manuscript"
+
+
+@pytest.fixture
+def raw_copy(tmp_path: Path) -> Path:
+    """A writable copy of data/raw, for tests that break a sheet on purpose."""
+    target = tmp_path / "raw"
+    shutil.copytree(RAW, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def validated_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The raw sheets validated afresh into a temporary folder, independent of results/."""
+    target = tmp_path_factory.mktemp("validated")
+    for sheet in SHEETS:
+        parsed, problems = validate_sheet(sheet, RAW, BIB)
+        assert not problems, "\n".join(map(str, problems))
+        assert parsed is not None
+        write_validated(parsed, target / f"{sheet}.csv")
+    return target
