@@ -129,12 +129,37 @@ rule figure_response:
         " 2>&1 | tee {log}"
 
 
+rule meta_analysis:
+    message:
+        "Meta-analysing response (GLMM, random effects) and drawing the forest plots"
+    input:
+        sheets=expand(
+            f"{RESULTS}/validated/{{sheet}}.csv",
+            sheet=["studies", "outcomes", "dose_groups", "regimens", "aggregates"],
+        ),
+        code=["scripts/analysis.py", "scripts/meta_analysis.py", "scripts/forest_plot.py", "scripts/dosing.py"],
+    output:
+        values=f"{RESULTS}/derived/meta_analysis.json",
+        forest=f"{RESULTS}/figures/forest.svg",
+        forest_pdf=f"{RESULTS}/figures/forest.pdf",
+        forest_dose=f"{RESULTS}/figures/forest-dose.svg",
+        forest_dose_pdf=f"{RESULTS}/figures/forest-dose.pdf",
+    log:
+        f"{LOGS}/meta_analysis.log",
+    conda:
+        "environment.yml"
+    shell:
+        "{PYTHON} -m scripts.analysis --validated-dir {RESULTS}/validated --out {output.values}"
+        " --forest {output.forest} --forest-dose {output.forest_dose} 2>&1 | tee {log}"
+
+
 rule values:
     message:
         "Writing the values registry"
     input:
         sheets=expand(f"{RESULTS}/validated/{{sheet}}.csv", sheet=SHEETS),
         prisma=rules.prisma.output.counts,
+        analysis=rules.meta_analysis.output.values,
         code=["scripts/values.py", "scripts/dosing.py"],
     output:
         registry=f"{RESULTS}/values.yml",
@@ -145,7 +170,7 @@ rule values:
         "environment.yml"
     shell:
         "{PYTHON} -m scripts.values --validated-dir {RESULTS}/validated --prisma-counts {input.prisma}"
-        " --out {output.registry} --meta-out {output.meta} 2>&1 | tee {log}"
+        " --analysis {input.analysis} --out {output.registry} --meta-out {output.meta} 2>&1 | tee {log}"
 
 
 rule render:
@@ -159,6 +184,8 @@ rule render:
         figures=[
             rules.prisma.output.svg,
             rules.figure_response.output.svg,
+            rules.meta_analysis.output.forest,
+            rules.meta_analysis.output.forest_dose,
         ],
         bibliography=config["bibliography"],
         support=[
