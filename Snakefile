@@ -35,8 +35,23 @@ wildcard_constraints:
 
 
 onerror:
-    # One summary of every bad cell in every sheet, whichever validation job failed first.
+    # One summary of every bad cell in every sheet (PRISMA and bibliography keys included), whichever job
+    # failed first. Then a paper older than its sources is renamed *.STALE.*, so that a failed build never
+    # leaves one in place that looks current (scripts/staleness.py).
     shell(f"{PYTHON} -m scripts.sheets check --raw-dir {RAW} --bib {config['bibliography']} || true")
+    from pathlib import Path
+
+    from scripts.staleness import report, withdraw_stale_outputs, workflow_inputs
+
+    sources = workflow_inputs(
+        Path("."),
+        ["Snakefile", "_quarto.yml", "config/**/*.yaml", f"{RAW}/*", "manuscript/**/*", "scripts/**/*.py",
+         "scripts/**/*.lua", f"{RESULTS}/**/*"],
+        exclude_dirs=[LOGS],
+    )
+    withdrawn = report(withdraw_stale_outputs(Path(OUT), sources))
+    if withdrawn:
+        print(withdrawn, file=sys.stderr)
 
 
 rule all:
@@ -160,7 +175,8 @@ rule values:
         sheets=expand(f"{RESULTS}/validated/{{sheet}}.csv", sheet=SHEETS),
         prisma=rules.prisma.output.counts,
         analysis=rules.meta_analysis.output.values,
-        code=["scripts/values.py", "scripts/dosing.py"],
+        claims="data/published/claims.csv",
+        code=["scripts/values.py", "scripts/dosing.py", "scripts/ledger.py"],
     output:
         registry=f"{RESULTS}/values.yml",
         meta=f"{RESULTS}/values-meta.yml",
@@ -170,7 +186,26 @@ rule values:
         "environment.yml"
     shell:
         "{PYTHON} -m scripts.values --validated-dir {RESULTS}/validated --prisma-counts {input.prisma}"
-        " --analysis {input.analysis} --out {output.registry} --meta-out {output.meta} 2>&1 | tee {log}"
+        " --analysis {input.analysis} --claims {input.claims} --out {output.registry} --meta-out {output.meta}"
+        " 2>&1 | tee {log}"
+
+
+rule ledger_table:
+    message:
+        "Building the published-claims ledger (appendix table)"
+    input:
+        claims="data/published/claims.csv",
+        registry=rules.values.output.registry,
+        code=["scripts/ledger.py", "scripts/tables.py"],
+    output:
+        f"{RESULTS}/tables/ledger.md",
+    log:
+        f"{LOGS}/ledger_table.log",
+    conda:
+        "environment.yml"
+    shell:
+        "{PYTHON} -m scripts.ledger --claims {input.claims} --registry {input.registry} --out {output}"
+        " 2>&1 | tee {log}"
 
 
 rule render:
@@ -181,6 +216,7 @@ rule render:
         project="_quarto.yml",
         values=rules.values.output.meta,
         tables=expand(f"{RESULTS}/tables/{{table}}.md", table=TABLES),
+        ledger=rules.ledger_table.output,
         figures=[
             rules.prisma.output.svg,
             rules.figure_response.output.svg,

@@ -232,16 +232,19 @@ def registry(analyses: Analyses) -> dict[str, Entry]:
     return entries
 
 
+def document(analyses: Analyses) -> dict[str, Any]:
+    """The registry entries in the form the values rule reads (``scripts.values.analysis_values``)."""
+    return {"made_by": MADE_BY,
+            "values": {key: vars(entry) for key, entry in sorted(registry(analyses).items())}}
+
+
 def write_outputs(analyses: Analyses, json_path: Path, forest: Path, forest_dose: Path) -> None:
     """The registry entries as JSON (read by scripts/values.py) and the two forest plots."""
     from scripts.forest_plot import forest_plot
 
-    document: dict[str, Any] = {
-        "made_by": MADE_BY,
-        "values": {key: vars(entry) for key, entry in sorted(registry(analyses).items())},
-    }
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(document, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+    json_path.write_text(json.dumps(document(analyses), indent=1, ensure_ascii=False, sort_keys=True) + "\n",
+                         encoding="utf-8")
     forest_plot(analyses.studies, analyses.overall, forest)
     forest_plot(analyses.dose_rows, analyses.dose_overall, forest_dose, subgroups=analyses.by_dose)
 

@@ -70,12 +70,16 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import re
 import sys
 import textwrap
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Literal, Mapping, Sequence
+
+if TYPE_CHECKING:
+    from scripts.sheets import Problem
 
 Status = Literal["reported", "NR", "derived"]
 Key = tuple[str, str]  # (data, reason)
@@ -129,7 +133,14 @@ ORDER = (
 
 
 class PrismaSheetError(ValueError):
-    """The sheet is malformed (unknown field, bad status, typed-in derived value...)."""
+    """The sheet is malformed (unknown field, bad status, typed-in derived value...).
+
+    ``row`` is the spreadsheet row at fault (header = 1), when one row is.
+    """
+
+    def __init__(self, message: str, row: int | None = None):
+        super().__init__(message)
+        self.row = row
 
 
 class PrismaArithmeticError(ValueError):
@@ -223,6 +234,7 @@ class Resolution:
     derived: tuple[str, ...] = ()
     unchecked: tuple[str, ...] = ()
     errors: tuple[str, ...] = field(default=())
+    error_keys: tuple[Key, ...] = ()  # the count each error is about, in step with ``errors``
 
 
 # --------------------------------------------------------------------------- loading
@@ -278,17 +290,20 @@ def load_prisma(path: str | Path) -> PrismaCounts:
         seen: set[Key] = set()
         for line_no, raw in enumerate(reader, start=2):
             where = f"{path}:{line_no}"
-            row = Count(
-                data=raw["data"].strip(),
-                n=_parse_n(raw["n"] or "", where),
-                status=(raw["status"] or "").strip(),  # type: ignore[arg-type]
-                reason=(raw["reason"] or "").strip(),
-                source_quote=raw["source_quote"] or "",
-                note=raw["note"] or "",
-            )
-            _check_row(row, where)
-            if row.key in seen:
-                raise PrismaSheetError(f"{where}: duplicate row for {row.data} {row.reason!r}".rstrip())
+            try:
+                row = Count(
+                    data=(raw["data"] or "").strip(),
+                    n=_parse_n(raw["n"] or "", where),
+                    status=(raw["status"] or "").strip(),  # type: ignore[arg-type]
+                    reason=(raw["reason"] or "").strip(),
+                    source_quote=raw["source_quote"] or "",
+                    note=raw["note"] or "",
+                )
+                _check_row(row, where)
+                if row.key in seen:
+                    raise PrismaSheetError(f"{where}: duplicate row for {row.data} {row.reason!r}".rstrip())
+            except PrismaSheetError as error:
+                raise PrismaSheetError(str(error), row=line_no) from None
             seen.add(row.key)
             rows.append(row)
     counts = PrismaCounts(tuple(rows))
@@ -419,6 +434,7 @@ def resolve(counts: PrismaCounts) -> Resolution:
             rows.setdefault(key, _lookup(counts, key))
     derived_notes: list[str] = []
     errors: list[str] = []
+    error_keys: list[Key] = []
     used_to_derive: set[int] = set()
 
     changed = True
@@ -439,7 +455,7 @@ def resolve(counts: PrismaCounts) -> Resolution:
                 value = residual * coef[key]  # dividing by +1 or -1 is multiplying by it
                 if value < 0:
                     errors.append(f"{_name(key)} would be {value} (< 0) from {eq}")
-                    return Resolution(counts.replacing(rows), errors=tuple(errors))
+                    return Resolution(counts.replacing(rows), errors=tuple(errors), error_keys=(key,))
                 values = {key: value}
                 basis = f"from {eq}"
             else:
@@ -449,7 +465,7 @@ def resolve(counts: PrismaCounts) -> Resolution:
                 # Unknowns of one sign must absorb the residual; counts are >= 0.
                 if residual * signs.pop() < 0:
                     errors.append(f"{', '.join(_name(k) for k in unknown)} would sum below 0 from {eq}")
-                    return Resolution(counts.replacing(rows), errors=tuple(errors))
+                    return Resolution(counts.replacing(rows), errors=tuple(errors), error_keys=(unknown[0],))
                 if residual != 0:
                     continue
                 values = {key: 0 for key in unknown}
@@ -474,6 +490,7 @@ def resolve(counts: PrismaCounts) -> Resolution:
         total = sum(sign * rows[k].n for sign, k in ident.terms)
         if lhs.n != total:
             errors.append(f"{_shown(lhs)} != {_rhs_text(ident, rows)} = {total}")
+            error_keys.append(ident.lhs)
         elif idx not in used_to_derive:
             checked.append(f"{_shown(lhs)} = {_rhs_text(ident, rows)}")
     for small, large in INEQUALITIES:
@@ -484,6 +501,7 @@ def resolve(counts: PrismaCounts) -> Resolution:
             unchecked.append(f"{_shown(a)} <= {_shown(b)}: has NR terms")
         elif a.n > b.n:
             errors.append(f"{_shown(a)} > {_shown(b)}: a study needs at least one report")
+            error_keys.append(a.key)
         else:
             checked.append(f"{_shown(a)} <= {_shown(b)}")
     return Resolution(
@@ -492,6 +510,7 @@ def resolve(counts: PrismaCounts) -> Resolution:
         derived=tuple(derived_notes),
         unchecked=tuple(unchecked),
         errors=tuple(errors),
+        error_keys=tuple(error_keys),
     )
 
 
@@ -506,6 +525,35 @@ def validated_counts(path: str | Path) -> Resolution:
     if resolution.errors:
         raise PrismaArithmeticError(resolution.errors)
     return resolution
+
+
+def find_problems(path: Path) -> list[Problem]:
+    """Every reason the sheet cannot be used, in the validation format (file, row, column, value, rule).
+
+    This is how the PRISMA sheet joins the one summary of ``python -m scripts.sheets check``: encoding,
+    a malformed row (the first one found) or every failing identity, each placed on the row of the count it
+    is about.
+    """
+    from scripts.sheets import Problem, decode_sheet
+
+    name = str(path)
+    if not path.is_file():
+        return [Problem(name, None, None, None, "the file does not exist")]
+    text, problems = decode_sheet(path, path.read_bytes())
+    if text is None or problems:
+        return problems
+    try:
+        resolution = resolve(load_prisma(path))
+    except PrismaSheetError as error:
+        rule = str(error).removeprefix(f"{path}:{error.row}: ").removeprefix(f"{path}: ")
+        return [Problem(name, error.row, None, None, rule)]
+    cells = {((r.get("data") or "").strip(), (r.get("reason") or "").strip()): (number, (r.get("n") or "").strip())
+             for number, r in enumerate(csv.DictReader(io.StringIO(text, newline="")), start=2)}
+    found = []
+    for key, error in zip(resolution.error_keys, resolution.errors, strict=True):
+        row, n = cells[key]
+        found.append(Problem(name, row, "n", n or None, error))
+    return found
 
 
 def write_counts_csv(counts: PrismaCounts, path: str | Path) -> None:

@@ -69,7 +69,7 @@ URL = re.compile(r"<?\b[a-z][a-z0-9+.-]*://[^\s>]*>?", re.IGNORECASE)
 HEADING = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<text>.*?)(?:\s+\{(?P<attrs>[^{}]*)\})?\s*$")
 DIV_FENCE = re.compile(r"^:{3,}\s*(?P<rest>.*?)\s*$")
 INLINE_ATTRS = re.compile(r"(?<=[\])])\{(?P<attrs>[^{}]*)\}")
-IMAGE = re.compile(r"!\[[^\]]*\]\((?P<src>[^)\s]*)[^)]*\)")
+IMAGE = re.compile(r"!\[(?:[^\[\]]|\[[^\[\]]*\])*\]\((?P<src>[^)\s]*)[^)]*\)")
 IMAGE_BEFORE_ATTRS = re.compile(IMAGE.pattern + "$")
 ATTR_TOKEN = re.compile(r"""#[^\s}]+|\.[^\s}]+|[\w-]+=(?:"[^"]*"|'[^']*'|[^\s}]+)|\S+""")
 CITATION = re.compile(

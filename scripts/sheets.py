@@ -26,14 +26,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from jsonschema import Draft202012Validator
 
 if TYPE_CHECKING:
     import pandas
 
+# jsonschema imports rfc3987_syntax, when installed (Jupyter pulls it in), only to check the "iri" string
+# format, which no schema of this project (nor Snakemake's config schema) uses. Building its grammar takes
+# 2-3 s, longer than all the validation of a build, in every process that validates: each validation job
+# and Snakemake itself, which imports this module before it validates the config. Marking the module absent
+# before jsonschema is first imported makes jsonschema skip that one format; nothing else changes.
+if "jsonschema" not in sys.modules:
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
 NOT_AVAILABLE = "NA"
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "config" / "schemas"
-SHEETS: tuple[str, ...] = ("studies", "outcomes", "dose_groups", "regimens", "aggregates")
+SHEETS: tuple[str, ...] = ("studies", "outcomes", "dose_groups", "regimens", "aggregates", "primary_scarpone2020")
+PRISMA_SHEET = "prisma.csv"  # checked by scripts/prisma.py; its problems join the summary of `check`
 
 # Which raw sheets a sheet's cross-sheet rules read (besides itself); the Snakefile declares the same inputs.
 SHEET_DEPENDENCIES: Mapping[str, tuple[str, ...]] = {
@@ -42,6 +50,7 @@ SHEET_DEPENDENCIES: Mapping[str, tuple[str, ...]] = {
     "dose_groups": ("studies", "outcomes"),
     "regimens": ("dose_groups",),
     "aggregates": ("studies",),
+    "primary_scarpone2020": (),
 }
 
 Row = dict[str, Any]
@@ -80,13 +89,19 @@ class Problem:
 
 @dataclass(frozen=True)
 class Sheet:
-    """A parsed sheet: typed rows (``"NA"`` kept as the string ``NA``) and the spreadsheet row of each."""
+    """A parsed sheet: typed rows (``"NA"`` kept as the string ``NA``) and the spreadsheet row of each.
+
+    ``complete`` is False when a row could not be read (wrong number of fields): rules that need every
+    row, such as sums over a study's groups or links from other sheets, then stay silent rather than
+    report the unread row as missing.
+    """
 
     name: str
     path: Path
     columns: tuple[str, ...]
     rows: tuple[Row, ...]
     row_numbers: tuple[int, ...]
+    complete: bool = True
 
 
 class ValidationError(Exception):
@@ -97,8 +112,9 @@ class ValidationError(Exception):
         super().__init__(format_problems(self.problems))
 
 
-def _problem_sort_key(problem: Problem) -> tuple[str, int, str, str]:
-    return (problem.file, problem.row or 0, problem.column or "", problem.rule)
+def _problem_sort_key(problem: Problem) -> tuple[str, int, str, str, str]:
+    # Total, so that the message lists problems in the same order in every run (they pass through sets).
+    return (problem.file, problem.row or 0, problem.column or "", problem.rule, problem.value or "")
 
 
 def format_problems(problems: Sequence[Problem]) -> str:
@@ -119,10 +135,25 @@ def read_bib_keys(bib_path: Path) -> frozenset[str]:
     return frozenset(_BIB_KEY.findall(bib_path.read_text(encoding="utf-8")))
 
 
+def _bib_keys(bib_path: Path) -> tuple[frozenset[str] | None, list[Problem]]:
+    """The bibliography's keys, or the problem that keeps them from being read (reported, not raised)."""
+    if not bib_path.is_file():
+        return None, [Problem(str(bib_path), None, None, None, "the bibliography does not exist")]
+    try:
+        return read_bib_keys(bib_path), []
+    except UnicodeDecodeError as error:
+        data = bib_path.read_bytes()
+        line = data[: error.start].count(b"\n") + 1
+        shown = data.splitlines()[line - 1].decode("utf-8", errors="replace").strip()
+        return None, [Problem(str(bib_path), line, None, shown,
+                              f"bytes that are not UTF-8 (0x{data[error.start]:02X}): save the file as UTF-8")]
+
+
 # --- reading -------------------------------------------------------------------------------------------
 
 
-def _decode(path: Path, data: bytes) -> tuple[str | None, list[Problem]]:
+def decode_sheet(path: Path, data: bytes) -> tuple[str | None, list[Problem]]:
+    """The text of a sheet's bytes (None if unusable) and the problems of its encoding: empty, BOM, not UTF-8."""
     name = str(path)
     if not data.strip():
         return None, [Problem(name, None, None, None, "the file is empty: expected a header row and records")]
@@ -132,12 +163,31 @@ def _decode(path: Path, data: bytes) -> tuple[str | None, list[Problem]]:
         data = data[3:]
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        bad = data[error.start : error.end]
-        problems.append(Problem(name, line, None, repr(bad)[2:-1], "bytes that are not UTF-8: save the file as UTF-8"))
-        return None, problems
+    except UnicodeDecodeError:
+        return None, problems + _undecodable_cells(name, data)
     return text, problems
+
+
+def _undecodable_cells(name: str, data: bytes) -> list[Problem]:
+    """One problem per cell holding bytes that are not UTF-8 (a cell pasted from, or a file saved in, a legacy encoding).
+
+    Latin-1 maps every byte to one character, so the file parses as CSV whatever its encoding and each bad
+    cell can be named; the value is shown as a UTF-8 editor shows it, with U+FFFD for the bad bytes.
+    """
+    records = list(csv.reader(io.StringIO(data.decode("latin-1"), newline="")))
+    header = [cell.encode("latin-1").decode("utf-8", errors="replace").strip() for cell in records[0]] if records else []
+    problems = []
+    for row_number, record in enumerate(records, start=1):
+        for index, cell in enumerate(record):
+            raw = cell.encode("latin-1")
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                bad = sorted({f"0x{byte:02X}" for byte in raw if byte >= 0x80})
+                column = header[index] if row_number > 1 and index < len(header) else None
+                problems.append(Problem(name, row_number, column, raw.decode("utf-8", errors="replace"),
+                                        f"bytes that are not UTF-8 ({', '.join(bad)}): save the file as UTF-8"))
+    return problems
 
 
 def _coerce(cell: str, column_schema: Mapping[str, Any]) -> Any:
@@ -190,21 +240,77 @@ def describe(column_schema: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
+def _records(name: str, text: str) -> tuple[list[list[str]], Problem | None]:
+    """The CSV records, read strictly, and the problem where a quote breaks the CSV structure.
+
+    A lenient reader lets an unclosed quote swallow every later row into one cell, so the rows it ate would be
+    reported missing in other sheets instead; the strict reader stops there, and the problem names the row
+    and column where the badly quoted cell starts.
+    """
+    records: list[list[str]] = []
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    last_line = 0
+    try:
+        for record in reader:
+            records.append(record)
+            last_line = reader.line_num
+    except csv.Error as error:
+        lines = text.splitlines()
+        start = lines[last_line] if last_line < len(lines) else ""
+        found = _badly_quoted_cell(start)
+        if found is None:
+            return records, Problem(name, len(records) + 1, None, start[:60],
+                                    f"malformed quoting ({error}): quote the whole cell and double the quotes inside")
+        index, cell, unclosed = found
+        column = records[0][index].strip() if records and index < len(records[0]) else None
+        rule = ("a quote opens this cell and does not close on its row, so the rows below would be read into it: "
+                "close the quote, or double a quote meant as text") if unclosed else (
+                "text follows the closing quote of this cell: quote the whole cell and double the quotes inside")
+        return records, Problem(name, len(records) + 1, column, cell[:60], rule)
+    return records, None
+
+
+def _badly_quoted_cell(line: str) -> tuple[int, str, bool] | None:
+    """The first cell of ``line`` whose quoting breaks CSV: (index, text from its opening quote on, unclosed?)."""
+    index, position = 0, 0
+    while position <= len(line):
+        if line.startswith('"', position):
+            end = position + 1
+            while (end := line.find('"', end)) != -1 and line.startswith('"', end + 1):
+                end += 2  # a doubled quote is a quote character inside the cell
+            if end == -1:
+                return index, line[position + 1 :], True
+            if end + 1 < len(line) and line[end + 1] != ",":
+                return index, line[position + 1 :], False
+            position = end + 2
+        else:
+            comma = line.find(",", position)
+            if comma == -1:
+                return None
+            position = comma + 1
+        index += 1
+    return None
+
+
 def read_sheet(sheet: str, path: Path, schema: Mapping[str, Any] | None = None) -> tuple[Sheet | None, list[Problem]]:
     """Parse and check one sheet against its schema; returns the typed sheet (None if unreadable) and problems."""
+    from jsonschema import Draft202012Validator
+
     schema = schema or load_schema(sheet)
     name = str(path)
     if not path.exists():
         return None, [Problem(name, None, None, None, "the file does not exist")]
-    text, problems = _decode(path, path.read_bytes())
+    text, problems = decode_sheet(path, path.read_bytes())
     if text is None:
         return None, problems
-    records = list(csv.reader(io.StringIO(text, newline="")))
+    records, broken = _records(name, text)
     header = records[0] if records else []
     expected = list(schema["properties"])
     if len(header) == 1 and any(sep in header[0] for sep in (";", "\t", "|")):
         problems.append(Problem(name, 1, None, header[0][:60], "expected comma-separated values; this header uses another delimiter"))
         return None, problems
+    if broken:
+        return None, problems + [broken]
     stripped = [column.strip() for column in header]
     for column in header:
         if column != column.strip():
@@ -248,7 +354,8 @@ def read_sheet(sheet: str, path: Path, schema: Mapping[str, Any] | None = None) 
             problems.append(Problem(name, index, column, None if value is None else str(value), rule))
         rows.append(row)
         numbers.append(index)
-    return Sheet(sheet, path, tuple(stripped), tuple(rows), tuple(numbers)), problems
+    complete = len(rows) == sum(1 for record in records[1:] if any(cell.strip() for cell in record))
+    return Sheet(sheet, path, tuple(stripped), tuple(rows), tuple(numbers), complete), problems
 
 
 # --- cross-field and cross-sheet rules ------------------------------------------------------------------
@@ -336,6 +443,8 @@ def _dose_group_rules(sheet: Sheet, studies: Sheet | None, outcomes: Sheet | Non
         if isinstance(group_id, str) and suffix and group_id != f"{study_id}-{suffix}":
             yield Problem(str(sheet.path), number, "group_id", group_id,
                           f"group_id must be '<study_id>-<high|low|none>' matching study_id and dose_group ({study_id}-{suffix})")
+    if not sheet.complete:
+        return  # an unread row would look like a missing group (see Sheet)
     for study_id, study in _index(studies, "study_id").items():
         members = [(r, n) for r, n in zip(sheet.rows, sheet.row_numbers) if r.get("study_id") == study_id]
         if not members:
@@ -373,7 +482,8 @@ def _aggregate_rules(sheet: Sheet, studies: Sheet | None) -> Iterable[Problem]:
             yield Problem(str(sheet.path), number, "source_studies", row.get("source_studies"),
                           f"unknown study id(s) {unknown}: not in studies.csv")
         pool = sum(by_id[i]["patients"] for i in ids if i in by_id and _known(by_id[i].get("patients")))
-        if _known(row.get("patients")) and ids and not unknown and row["patients"] > pool:
+        # Without a readable studies sheet there is no pool to compare with (its own problems say why).
+        if studies is not None and _known(row.get("patients")) and ids and not unknown and row["patients"] > pool:
             yield Problem(str(sheet.path), number, "patients", str(row["patients"]),
                           f"patients ({row['patients']}) must not exceed the source studies' patients ({pool})")
         if _known(row.get("patients")) and _known(row.get("denominator")) and row["patients"] > row["denominator"]:
@@ -384,6 +494,11 @@ def _aggregate_rules(sheet: Sheet, studies: Sheet | None) -> Iterable[Problem]:
 # --- entry points ---------------------------------------------------------------------------------------
 
 
+def _usable(other: Sheet | None) -> Sheet | None:
+    """A sheet that cross-sheet rules may rely on: readable, every row read (its own problems say why not)."""
+    return other if other is not None and other.complete else None
+
+
 def validate_sheet(sheet: str, raw_dir: Path, bib_path: Path | None = None,
                    schema_dir: Path = SCHEMA_DIR) -> tuple[Sheet | None, list[Problem]]:
     """Every problem of one sheet: schema, keys, and the cross-field rules that read the sheets it depends on."""
@@ -392,10 +507,12 @@ def validate_sheet(sheet: str, raw_dir: Path, bib_path: Path | None = None,
     if parsed is None:
         return None, problems
     problems += _primary_key_problems(parsed, schema)
-    others = {name: read_sheet(name, raw_dir / f"{name}.csv", load_schema(name, schema_dir))[0]
+    others = {name: _usable(read_sheet(name, raw_dir / f"{name}.csv", load_schema(name, schema_dir))[0])
               for name in SHEET_DEPENDENCIES[sheet]}
     if sheet == "studies":
-        problems += _study_rules(parsed, read_bib_keys(bib_path) if bib_path else None)
+        bib_keys, bib_problems = _bib_keys(bib_path) if bib_path else (None, [])
+        problems += bib_problems
+        problems += _study_rules(parsed, bib_keys)
     elif sheet == "outcomes":
         problems += _outcome_rules(parsed, others["studies"])
     elif sheet == "dose_groups":
@@ -408,11 +525,13 @@ def validate_sheet(sheet: str, raw_dir: Path, bib_path: Path | None = None,
 
 
 def validate_all(raw_dir: Path, bib_path: Path | None = None, schema_dir: Path = SCHEMA_DIR) -> list[Problem]:
-    """Every problem in every sheet, for the single summary message."""
+    """Every problem in every sheet, the PRISMA sheet included, for the single summary message."""
+    from scripts.prisma import find_problems
+
     problems: list[Problem] = []
     for sheet in SHEETS:
         problems += validate_sheet(sheet, raw_dir, bib_path, schema_dir)[1]
-    return problems
+    return problems + find_problems(raw_dir / PRISMA_SHEET)
 
 
 def write_validated(sheet: Sheet, out_path: Path, schema_dir: Path = SCHEMA_DIR) -> None:
@@ -469,7 +588,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "check":
         problems = validate_all(args.raw_dir, args.bib)
-        print(format_problems(problems) if problems else f"All {len(SHEETS)} sheets are valid.",
+        print(format_problems(problems) if problems else f"All {len(SHEETS)} sheets and {PRISMA_SHEET} are valid.",
               file=sys.stderr if problems else sys.stdout)
         return 1 if problems else 0
     parsed, problems = validate_sheet(args.sheet, args.raw_dir, args.bib)
