@@ -7,6 +7,7 @@
 # Rules are thin: each calls one module of scripts/ (python -m scripts.<module>), where the logic and its
 # tests live. Every rule logs to results/logs/ and prints its output too, so a failure is shown in place.
 
+import os
 import sys
 
 from snakemake.utils import min_version, validate
@@ -19,9 +20,22 @@ from scripts.sheets import SHEET_DEPENDENCIES, SHEETS  # noqa: E402
 configfile: "config/config.yaml"
 
 
+# `snakemake --report _manuscript/report.html` (after a build): the provenance report. Captions are in
+# config/report/; each report() below puts an output in it, attributed to the rule that made it.
+report: "config/report/workflow.rst"
+
+
 validate(config, "config/schemas/config.schema.yaml")
 
+envvars:
+    "PATH",
+
+
 PYTHON = sys.executable
+# Jobs run `python -m scripts.<module>`: put this interpreter's folder first on PATH so that `python` is the
+# one Snakemake runs under (the project's virtualenv) even when the virtualenv is not activated.
+SEARCH_PATH = os.environ["PATH"]
+os.environ["PATH"] = os.pathsep.join([os.path.dirname(PYTHON), SEARCH_PATH])
 RAW = config["raw_dir"]
 RESULTS = config["results_dir"]
 OUT = config["output_dir"]
@@ -59,6 +73,7 @@ rule all:
         f"{OUT}/index.html",
         f"{OUT}/index.pdf",
         f"{RESULTS}/values.yml",
+        expand(f"{RESULTS}/report/tables/{{table}}.html", table=TABLES),
 
 
 def validation_inputs(wildcards):
@@ -80,14 +95,23 @@ rule validate_sheet:
         unpack(validation_inputs),
         code="scripts/sheets.py",
     output:
-        f"{RESULTS}/validated/{{sheet}}.csv",
+        report(
+            f"{RESULTS}/validated/{{sheet}}.csv",
+            caption="config/report/sheet.rst",
+            category="Data",
+            subcategory="Validated sheets",
+            labels={"sheet": "{sheet}"},
+        ),
     log:
         f"{LOGS}/validate_sheet/{{sheet}}.log",
     conda:
         "environment.yml"
+    params:
+        raw=lambda wildcards, input: os.path.dirname(input.sheet),
+        bib=config["bibliography"],
     shell:
-        "{PYTHON} -m scripts.sheets validate --sheet {wildcards.sheet} --raw-dir {RAW}"
-        " --bib {config[bibliography]} --out {output} 2>&1 | tee {log}"
+        "python -m scripts.sheets validate --sheet {wildcards.sheet} --raw-dir {params.raw}"
+        " --bib {params.bib} --out {output} 2>&1 | tee {log}"
 
 
 rule prisma:
@@ -97,7 +121,12 @@ rule prisma:
         sheet=f"{RAW}/prisma.csv",
         code="scripts/prisma.py",
     output:
-        svg=f"{RESULTS}/figures/prisma.svg",
+        svg=report(
+            f"{RESULTS}/figures/prisma.svg",
+            caption="config/report/prisma.rst",
+            category="Figures",
+            subcategory="Study selection",
+        ),
         pdf=f"{RESULTS}/figures/prisma.pdf",
         counts=f"{RESULTS}/derived/prisma_counts.csv",
     log:
@@ -105,7 +134,7 @@ rule prisma:
     conda:
         "environment.yml"
     shell:
-        "{PYTHON} -m scripts.prisma --sheet {input.sheet} --svg {output.svg} --pdf {output.pdf}"
+        "python -m scripts.prisma --sheet {input.sheet} --svg {output.svg} --pdf {output.pdf}"
         " --counts {output.counts} 2>&1 | tee {log}"
 
 
@@ -121,8 +150,10 @@ rule table:
         f"{LOGS}/table/{{table}}.log",
     conda:
         "environment.yml"
+    params:
+        validated=lambda wildcards, input: os.path.dirname(input.sheets[0]),
     shell:
-        "{PYTHON} -m scripts.tables --table {wildcards.table} --validated-dir {RESULTS}/validated"
+        "python -m scripts.tables --table {wildcards.table} --validated-dir {params.validated}"
         " --out {output} 2>&1 | tee {log}"
 
 
@@ -133,14 +164,21 @@ rule figure_response:
         sheets=expand(f"{RESULTS}/validated/{{sheet}}.csv", sheet=["studies", "outcomes", "dose_groups"]),
         code="scripts/figures.py",
     output:
-        svg=f"{RESULTS}/figures/response-by-study.svg",
+        svg=report(
+            f"{RESULTS}/figures/response-by-study.svg",
+            caption="config/report/response.rst",
+            category="Figures",
+            subcategory="Response",
+        ),
         pdf=f"{RESULTS}/figures/response-by-study.pdf",
     log:
         f"{LOGS}/figure_response.log",
     conda:
         "environment.yml"
+    params:
+        validated=lambda wildcards, input: os.path.dirname(input.sheets[0]),
     shell:
-        "{PYTHON} -m scripts.figures --validated-dir {RESULTS}/validated --svg {output.svg} --pdf {output.pdf}"
+        "python -m scripts.figures --validated-dir {params.validated} --svg {output.svg} --pdf {output.pdf}"
         " 2>&1 | tee {log}"
 
 
@@ -155,16 +193,28 @@ rule meta_analysis:
         code=["scripts/analysis.py", "scripts/meta_analysis.py", "scripts/forest_plot.py", "scripts/dosing.py"],
     output:
         values=f"{RESULTS}/derived/meta_analysis.json",
-        forest=f"{RESULTS}/figures/forest.svg",
+        forest=report(
+            f"{RESULTS}/figures/forest.svg",
+            caption="config/report/forest.rst",
+            category="Figures",
+            subcategory="Meta-analysis",
+        ),
         forest_pdf=f"{RESULTS}/figures/forest.pdf",
-        forest_dose=f"{RESULTS}/figures/forest-dose.svg",
+        forest_dose=report(
+            f"{RESULTS}/figures/forest-dose.svg",
+            caption="config/report/forest-dose.rst",
+            category="Figures",
+            subcategory="Meta-analysis",
+        ),
         forest_dose_pdf=f"{RESULTS}/figures/forest-dose.pdf",
     log:
         f"{LOGS}/meta_analysis.log",
     conda:
         "environment.yml"
+    params:
+        validated=lambda wildcards, input: os.path.dirname(input.sheets[0]),
     shell:
-        "{PYTHON} -m scripts.analysis --validated-dir {RESULTS}/validated --out {output.values}"
+        "python -m scripts.analysis --validated-dir {params.validated} --out {output.values}"
         " --forest {output.forest} --forest-dose {output.forest_dose} 2>&1 | tee {log}"
 
 
@@ -178,14 +228,21 @@ rule values:
         claims="data/published/claims.csv",
         code=["scripts/values.py", "scripts/dosing.py", "scripts/ledger.py"],
     output:
-        registry=f"{RESULTS}/values.yml",
+        registry=report(
+            f"{RESULTS}/values.yml",
+            caption="config/report/values.rst",
+            category="Data",
+            subcategory="Values registry",
+        ),
         meta=f"{RESULTS}/values-meta.yml",
     log:
         f"{LOGS}/values.log",
     conda:
         "environment.yml"
+    params:
+        validated=lambda wildcards, input: os.path.dirname(input.sheets[0]),
     shell:
-        "{PYTHON} -m scripts.values --validated-dir {RESULTS}/validated --prisma-counts {input.prisma}"
+        "python -m scripts.values --validated-dir {params.validated} --prisma-counts {input.prisma}"
         " --analysis {input.analysis} --claims {input.claims} --out {output.registry} --meta-out {output.meta}"
         " 2>&1 | tee {log}"
 
@@ -204,8 +261,30 @@ rule ledger_table:
     conda:
         "environment.yml"
     shell:
-        "{PYTHON} -m scripts.ledger --claims {input.claims} --registry {input.registry} --out {output}"
+        "python -m scripts.ledger --claims {input.claims} --registry {input.registry} --out {output}"
         " 2>&1 | tee {log}"
+
+
+rule table_view:
+    message:
+        "Writing the report's view of table {wildcards.table}"
+    input:
+        md=rules.table.output,
+        code=["scripts/report_views.py", "scripts/render.py"],
+    output:
+        report(
+            f"{RESULTS}/report/tables/{{table}}.html",
+            caption="config/report/table.rst",
+            category="Tables",
+            labels={"table": "{table}"},
+        ),
+    log:
+        f"{LOGS}/table_view/{{table}}.log",
+    conda:
+        "environment.yml"
+    shell:
+        "python -m scripts.report_views --md {input.md} --title 'Table {wildcards.table}'"
+        " --out {output} 2>&1 | tee {log}"
 
 
 rule render:
@@ -230,11 +309,13 @@ rule render:
             "scripts/filters/quarto-subset.lua",
         ],
     output:
-        html=f"{OUT}/index.html",
-        pdf=f"{OUT}/index.pdf",
+        html=report(f"{OUT}/index.html", caption="config/report/manuscript.rst", category="Manuscript"),
+        pdf=report(f"{OUT}/index.pdf", caption="config/report/manuscript.rst", category="Manuscript"),
     log:
         f"{LOGS}/render.log",
     conda:
         "environment.yml"
+    params:
+        out=lambda wildcards, output: os.path.dirname(output.html),
     shell:
-        "{PYTHON} -m scripts.render --qmd {input.qmd} --output-dir {OUT} 2>&1 | tee {log}"
+        "python -m scripts.render --qmd {input.qmd} --output-dir {params.out} 2>&1 | tee {log}"
