@@ -9,13 +9,15 @@
 
 import os
 import sys
+from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 sys.path.insert(0, workflow.basedir)
-from scripts.sheets import SHEET_DEPENDENCIES, SHEETS  # noqa: E402
+from scripts.sheets import SHEET_DEPENDENCIES, SHEETS, format_problems, validate_all  # noqa: E402
 
 configfile: "config/config.yaml"
 
@@ -48,13 +50,9 @@ wildcard_constraints:
     table="|".join(TABLES),
 
 
-onerror:
-    # One summary of every bad cell in every sheet (PRISMA and bibliography keys included), whichever job
-    # failed first. Then a paper older than its sources is renamed *.STALE.*, so that a failed build never
-    # leaves one in place that looks current (scripts/staleness.py).
-    shell(f"{PYTHON} -m scripts.sheets check --raw-dir {RAW} --bib {config['bibliography']} || true")
-    from pathlib import Path
-
+def withdraw_stale_paper() -> None:
+    """Rename a paper older than its sources to *.STALE.* (scripts/staleness.py), so that a failed build
+    never leaves one in place that looks current."""
     from scripts.staleness import report, withdraw_stale_outputs, workflow_inputs
 
     sources = workflow_inputs(
@@ -63,9 +61,25 @@ onerror:
          "scripts/**/*.lua", f"{RESULTS}/**/*"],
         exclude_dirs=[LOGS],
     )
-    withdrawn = report(withdraw_stale_outputs(Path(OUT), sources))
-    if withdrawn:
-        print(withdrawn, file=sys.stderr)
+    message = report(withdraw_stale_outputs(Path(OUT), sources))
+    if message:
+        print(message, file=sys.stderr)
+
+
+onstart:
+    # The gate: every input sheet (and the PRISMA counts and bibliography keys) is checked before any job
+    # runs, so a bad cell stops the build here with one summary of every problem (file, row, column, value,
+    # rule), and nothing is tabulated, drawn or rendered from data that failed. The validate_sheet jobs
+    # then only write the typed copies the other rules read.
+    problems = validate_all(Path(RAW), Path(config["bibliography"]))
+    if problems:
+        print(format_problems(problems), file=sys.stderr)
+        withdraw_stale_paper()
+        raise WorkflowError("The build stopped before any job ran: fix the problems listed above.")
+
+
+onerror:
+    withdraw_stale_paper()
 
 
 rule all:

@@ -217,7 +217,9 @@ def forest_plot(
 
         def text(x: float, y: float, s: str, **kw: object) -> None:
             kw.setdefault("color", _INK)
-            ax.text(x, y, s, transform=trans, va="center", clip_on=False, **kw)  # type: ignore[arg-type]
+            # Labels are data (author names): "$x$" must print as typed, not as mathtext.
+            ax.text(x, y, s, transform=trans, va="center", clip_on=False, parse_math=False,
+                    **kw)  # type: ignore[arg-type]
 
         header_y = -1.35
         text(col_label, header_y, "Study", fontweight="bold")
@@ -273,7 +275,8 @@ def forest_plot(
             ax.spines[s].set_visible(False)
         ax.tick_params(axis="x", colors=_INK, labelsize=8.5)
         if title:
-            fig.text(0.015, 1.0 - 0.22 / fig_h, title, fontsize=11, fontweight="bold", va="top", color=_INK)
+            fig.text(0.015, 1.0 - 0.22 / fig_h, title, fontsize=11, fontweight="bold", va="top", color=_INK,
+                     parse_math=False)
 
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)

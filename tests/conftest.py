@@ -34,3 +34,15 @@ def validated_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert parsed is not None
         write_validated(parsed, target / f"{sheet}.csv")
     return target
+
+
+@pytest.fixture(scope="session")
+def reference_build(tmp_path_factory: pytest.TempPathFactory):
+    """One complete build of a project copy, shared by the offline, determinism and bad-input tests.
+
+    Built without network where `unshare -n` works, with SOURCE_DATE_EPOCH fixed, LANG=C.UTF-8 and TZ=UTC
+    (tests/clean_build.py); a build takes most of a minute, so the three modules share it.
+    """
+    from tests.clean_build import reference_build as build_reference
+
+    return build_reference(tmp_path_factory.mktemp("reference") / "project")
