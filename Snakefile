@@ -17,6 +17,7 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 sys.path.insert(0, workflow.basedir)
+from scripts.render import render_inputs, stamp_text  # noqa: E402
 from scripts.sheets import SHEET_DEPENDENCIES, SHEETS, format_problems, validate_all  # noqa: E402
 
 configfile: "config/config.yaml"
@@ -301,27 +302,19 @@ rule table_view:
         " --out {output} 2>&1 | tee {log}"
 
 
+def render_rule_inputs(wildcards):
+    """The manuscript and every file its render reads, which scripts/render.py finds in the sources."""
+    qmd = config["manuscript"]
+    return {"qmd": qmd, "read": [path.as_posix() for path in render_inputs(Path(qmd))]}
+
+
 rule render:
     message:
         "Rendering the manuscript to HTML and PDF"
     input:
-        qmd=config["manuscript"],
-        project="_quarto.yml",
-        values=rules.values.output.meta,
-        tables=expand(f"{RESULTS}/tables/{{table}}.md", table=TABLES),
-        ledger=rules.ledger_table.output,
-        figures=[
-            rules.prisma.output.svg,
-            rules.figure_response.output.svg,
-            rules.meta_analysis.output.forest,
-            rules.meta_analysis.output.forest_dose,
-        ],
-        bibliography=config["bibliography"],
-        support=[
-            "manuscript/vancouver.csl",
-            "scripts/render.py",
-            "scripts/filters/quarto-subset.lua",
-        ],
+        # Parsed from _quarto.yml, the qmd and its includes; tables and figures still to be made are
+        # listed by path, which ties them to the rules that write them.
+        unpack(render_rule_inputs),
     output:
         html=report(f"{OUT}/index.html", caption="config/report/manuscript.rst", category="Manuscript"),
         pdf=report(f"{OUT}/index.pdf", caption="config/report/manuscript.rst", category="Manuscript"),
@@ -330,6 +323,11 @@ rule render:
     conda:
         "environment.yml"
     params:
+        # The build stamp (commit, "modified", date, tool versions) is no file: when it changes,
+        # the paper is rendered again rather than keep naming the old commit.
+        stamp=lambda wildcards: stamp_text(Path(config["manuscript"])),
         out=lambda wildcards, output: os.path.dirname(output.html),
+        engine=config["render_engine"],
     shell:
-        "python -m scripts.render --qmd {input.qmd} --output-dir {params.out} 2>&1 | tee {log}"
+        "python -m scripts.render --qmd {input.qmd} --output-dir {params.out} --engine {params.engine}"
+        " 2>&1 | tee {log}"

@@ -168,8 +168,9 @@ snakemake --cores 4
 sha256sum -c {OUTPUTS_DIR}/SHA256SUMS
 ```
 
-`SOURCE_DATE_EPOCH` must be set: the folder is not a git repository, so the render step cannot take the
-time of the commit (the PDF's creation date) from git. `pytest` then runs the project's checks.
+The folder is not a git repository, so the render step takes the commit and the build time (the PDF's
+creation date) from this file; exporting `SOURCE_DATE_EPOCH` as above does the same explicitly, and wins
+over this file. `pytest` then runs the project's checks.
 
 {quarto}
 """

@@ -41,8 +41,11 @@ def configure_matplotlib() -> None:
 def save_figure(figure: Figure, svg_path: Path, pdf_path: Path) -> None:
     """Write the figure as SVG and PDF without timestamps."""
     svg_path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(svg_path, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
-    figure.savefig(pdf_path, format="pdf", metadata={"CreationDate": None, "Creator": None, "Producer": None},
+    # Creator names this script: the manuscript's caption links the figure to it.
+    figure.savefig(svg_path, format="svg", metadata={"Date": None, "Creator": "scripts/figures.py"},
+                   bbox_inches="tight")
+    figure.savefig(pdf_path, format="pdf",
+                   metadata={"CreationDate": None, "Creator": "scripts/figures.py", "Producer": None},
                    bbox_inches="tight")
 
 

@@ -201,6 +201,8 @@ def ledger_table(classified: Sequence[ClassifiedClaim]) -> TableSpec:
                "Reproduced: the data give the printed number; differs: they give another; not derivable: a fact "
                "of the literature, a definition, or a number the review's data do not determine."),
         sources=("claims",),
+        source_dir="data/published",
+        generator="scripts/ledger.py",
     )
 
 

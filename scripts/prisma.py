@@ -891,8 +891,9 @@ def draw_flow_diagram(counts: PrismaCounts, svg_path: str | Path, pdf_path: str 
         svg_path, pdf_path = Path(svg_path), Path(pdf_path)
         svg_path.parent.mkdir(parents=True, exist_ok=True)
         pdf_path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(svg_path, format="svg", metadata={"Date": None})
-        fig.savefig(pdf_path, format="pdf", metadata={"CreationDate": None})
+        # Creator names this script: the manuscript's caption links the figure to it.
+        fig.savefig(svg_path, format="svg", metadata={"Date": None, "Creator": "scripts/prisma.py"})
+        fig.savefig(pdf_path, format="pdf", metadata={"CreationDate": None, "Creator": "scripts/prisma.py"})
         plt.close(fig)
 
 

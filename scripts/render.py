@@ -17,6 +17,13 @@ Both engines write ``<output-dir>/<stem>.html`` (self-contained) and
   Python compiler. Offline, and byte-for-byte reproducible.
 * ``auto`` (default): ``quarto`` if it is on PATH, else ``pandoc``.
 
+The Pandoc engine stamps the paper under its byline with the commit it was
+built from ("modified" when tracked files differ from it), the build date
+and the versions of the tools, and ends every figure and table caption with
+a link to the script that made it (see :func:`build_stamp`).
+``--list-inputs`` prints every file the render reads (:func:`render_inputs`)
+and renders nothing.
+
 Before either engine runs, the source is checked against the project's
 Quarto subset (:func:`lint_manuscript`, documented in manuscript/README.md);
 any problem fails the render with all problems listed. Exit status: 0 on
@@ -26,8 +33,10 @@ success, 1 on any failure (message on stderr).
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -42,6 +51,28 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LUA_FILTER = REPO_ROOT / "scripts" / "filters" / "quarto-subset.lua"
 TEMPLATES = REPO_ROOT / "manuscript" / "templates"
+HTML_TEMPLATE = TEMPLATES / "article.html"
+HTML_STYLESHEETS = (TEMPLATES / "article.css", TEMPLATES / "values.css")
+TYPST_TEMPLATE = TEMPLATES / "article.typ"
+# The render's own Python code: a change to it changes the outputs like a change to the text.
+RENDER_CODE = (REPO_ROOT / "scripts" / "__init__.py", REPO_ROOT / "scripts" / "render.py")
+# Written by scripts/bundle.py into a reproducibility bundle, which has no .git:
+# its table names the commit, the uncommitted changes and the SOURCE_DATE_EPOCH
+# of the build, so that a rebuild from the bundle stamps the same commit.
+BUNDLE_README = "BUNDLE.md"
+BUNDLE_COMMIT = re.compile(r"^\| commit \| `(?P<commit>[0-9a-f]{40})` \|$", re.MULTILINE)
+BUNDLE_CHANGES = re.compile(r"^\| uncommitted changes \| (?P<changes>.*) \|$", re.MULTILINE)
+BUNDLE_EPOCH = re.compile(r"^\| SOURCE_DATE_EPOCH \| `(?P<epoch>\d+)`", re.MULTILINE)
+# Distributions named in the build stamp: they compile the PDF, run the
+# pipeline, and compute or draw what the paper shows. Python and Pandoc are
+# named too (Pandoc is a binary, its version comes from the binary itself).
+STAMPED_DISTRIBUTIONS = (
+    ("Typst", "typst"),
+    ("Snakemake", "snakemake"),
+    ("pandas", "pandas"),
+    ("matplotlib", "matplotlib"),
+    ("great-tables", "great-tables"),
+)
 
 # The subset's Markdown dialect. _quarto.yml must declare the same `from`
 # so that Quarto parses the source the same way.
@@ -69,12 +100,14 @@ URL = re.compile(r"<?\b[a-z][a-z0-9+.-]*://[^\s>]*>?", re.IGNORECASE)
 HEADING = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<text>.*?)(?:\s+\{(?P<attrs>[^{}]*)\})?\s*$")
 DIV_FENCE = re.compile(r"^:{3,}\s*(?P<rest>.*?)\s*$")
 INLINE_ATTRS = re.compile(r"(?<=[\])])\{(?P<attrs>[^{}]*)\}")
+# The alt text may hold bracketed spans, as in ![PRISMA [2020]{.lit} flow](x.svg).
 IMAGE = re.compile(r"!\[(?:[^\[\]]|\[[^\[\]]*\])*\]\((?P<src>[^)\s]*)[^)]*\)")
 IMAGE_BEFORE_ATTRS = re.compile(IMAGE.pattern + "$")
 ATTR_TOKEN = re.compile(r"""#[^\s}]+|\.[^\s}]+|[\w-]+=(?:"[^"]*"|'[^']*'|[^\s}]+)|\S+""")
 CITATION = re.compile(
     r"(?<![\w@.\\])-?@(?:\{(?P<braced>[^}]*)\}|(?P<key>[A-Za-z0-9_](?:[\w:.#$%&+?<>~/-]*[A-Za-z0-9_])?))"
 )
+FRONT_MATTER_BUILD = re.compile(r"^build\s*:")
 PANDOC_WARNING = re.compile(r"^\[WARNING\]", re.MULTILINE)
 
 
@@ -117,6 +150,8 @@ class ProjectConfig:
     link_citations: bool
     reference_section_title: str | None
     lang: str | None
+    stylesheets: tuple[Path, ...]
+    repo_url: str | None
 
 
 # --------------------------------------------------------------------------
@@ -145,6 +180,7 @@ def load_config(root: Path) -> ProjectConfig:
         raise RenderError(f"_quarto.yml sets from: {reader}; the subset needs from: {SUBSET_READER}")
     project = raw.get("project") or {}
     csl = raw.get("csl")
+    html_format = (raw.get("format") or {}).get("html") or {}
     return ProjectConfig(
         root=root,
         output_dir=root / project.get("output-dir", "_manuscript"),
@@ -155,21 +191,172 @@ def load_config(root: Path) -> ProjectConfig:
         link_citations=bool(raw.get("link-citations", True)),
         reference_section_title=raw.get("reference-section-title"),
         lang=raw.get("lang"),
+        stylesheets=tuple(root / p for p in _as_list(html_format.get("css"))),
+        repo_url=repository_url(raw.get("repo-url")),
     )
+
+
+def repository_url(configured: object) -> str | None:
+    """``repo-url`` of ``_quarto.yml``: the repository's web address, for links to its files.
+
+    Only the sources say it, never the environment (such as GitHub Actions'
+    GITHUB_REPOSITORY): a reviewer's rebuild must give the published bytes.
+    """
+    if not configured:
+        return None
+    url = str(configured).rstrip("/")
+    if not re.fullmatch(r"https?://[^\s\"'<>]+", url):
+        raise RenderError(f"_quarto.yml: repo-url {configured!r} is not an http(s) address")
+    return url
+
+
+# --------------------------------------------------------------------------
+# Build stamp
+
+
+@dataclass(frozen=True)
+class Revision:
+    """The commit a build comes from, and whether the tracked files differ from it."""
+
+    commit: str | None  # the full hash; None when neither git nor a bundle says
+    modified: bool
+    epoch: int | None  # the commit's time (seconds since 1970, UTC)
+
+
+@dataclass(frozen=True)
+class BuildStamp:
+    """What the paper says about its own build, all of it fixed by commit, tree and tools."""
+
+    revision: Revision
+    date: str  # ISO date of the epoch the render uses
+    tools: tuple[tuple[str, str], ...]  # (name, version)
+    repo_url: str | None
+
+    def items(self) -> list[dict[str, str]]:
+        """The stamp's entries in reading order, for the filter: ``label``, ``value``, ``href``, ``note``."""
+        commit = self.revision.commit
+        if commit is None:
+            shown: dict[str, str] = {"label": "commit", "value": "not a git checkout"}
+        else:
+            # A fixed-length prefix: git's --short grows with the object count, which differs
+            # between a full and a shallow clone of the same commit.
+            shown = {"label": "commit", "value": commit[:12]}
+            if self.repo_url:
+                shown["href"] = f"{self.repo_url}/tree/{commit}"
+            if self.revision.modified:
+                shown["note"] = "modified"
+        tools = ", ".join(f"{name}\u00a0{version}" for name, version in self.tools)
+        return [shown, {"label": "built", "value": self.date}, {"label": "tools", "value": tools}]
+
+    def source_base(self, config: ProjectConfig) -> str:
+        """Prefix of links to project files: the repository at the commit, else a relative path.
+
+        The relative path leads from the project's own output-dir, where the
+        paper lies in a clone, whatever ``--output-dir`` says: the bytes must
+        not depend on where a render was written.
+        """
+        if self.repo_url and self.revision.commit:
+            return f"{self.repo_url}/blob/{self.revision.commit}/"
+        return Path(os.path.relpath(config.root, config.output_dir)).as_posix() + "/"
+
+
+def _git(root: Path, *args: str) -> str | None:
+    """Standard output of ``git args`` run in ``root``; None if git is absent or fails."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    result = subprocess.run(
+        [git, "--no-optional-locks", *args], cwd=root, capture_output=True, text=True, check=False
+    )
+    return result.stdout if result.returncode == 0 else None
+
+
+def is_git_checkout(root: Path) -> bool:
+    """Whether git tracks the project's ``_quarto.yml``.
+
+    Being below some repository's work tree is not enough: a bundle unpacked
+    inside another checkout must not take that checkout's commit for its own.
+    """
+    return _git(root, "ls-files", "--error-unmatch", "--", "_quarto.yml") is not None
+
+
+def _bundle_revision(root: Path) -> Revision | None:
+    path = root / BUNDLE_README
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8")
+    commit, changes, epoch = (
+        BUNDLE_COMMIT.search(text),
+        BUNDLE_CHANGES.search(text),
+        BUNDLE_EPOCH.search(text),
+    )
+    if commit is None or changes is None:
+        raise RenderError(f"{path}: no `commit` or `uncommitted changes` row (scripts/bundle.py writes them)")
+    # The changes are `git status --porcelain` lines in backticks; untracked (??) ones modify nothing.
+    status = [
+        line for line in re.findall(r"`([^`]+)`", changes["changes"]) if line != "git status --porcelain"
+    ]
+    modified = any(not line.startswith("??") for line in status)
+    return Revision(commit["commit"], modified, int(epoch["epoch"]) if epoch else None)
+
+
+def revision(root: Path) -> Revision:
+    """The project's commit: from git in a checkout, else from a bundle's ``BUNDLE.md``.
+
+    "Modified" means that a tracked file below the project root differs from
+    the commit; untracked and ignored files (the build's outputs) do not count.
+    """
+    if is_git_checkout(root):
+        head = (_git(root, "log", "-1", "--format=%H %ct") or "").split()
+        status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", ".")
+        if len(head) == 2 and status is not None:
+            return Revision(head[0], bool(status.strip()), int(head[1]))
+    return _bundle_revision(root) or Revision(None, False, None)
+
+
+def epoch_of(current: Revision) -> int:
+    """SOURCE_DATE_EPOCH, else the time of the commit built from, else 0."""
+    if os.environ.get("SOURCE_DATE_EPOCH"):
+        return int(os.environ["SOURCE_DATE_EPOCH"])
+    return current.epoch if current.epoch is not None else 0
 
 
 def source_date_epoch(root: Path) -> int:
-    """SOURCE_DATE_EPOCH, else the last git commit's time, else 0."""
-    if os.environ.get("SOURCE_DATE_EPOCH"):
-        return int(os.environ["SOURCE_DATE_EPOCH"])
-    git = shutil.which("git")
-    if git is None:
-        return 0
-    result = subprocess.run(
-        [git, "log", "-1", "--format=%ct"], cwd=root, capture_output=True, text=True, check=False
-    )
-    stamp = result.stdout.strip()
-    return int(stamp) if result.returncode == 0 and stamp.isdigit() else 0
+    """SOURCE_DATE_EPOCH, else the time of the commit (from git or a bundle's BUNDLE.md), else 0."""
+    return epoch_of(revision(root))
+
+
+def tool_versions() -> tuple[tuple[str, str], ...]:
+    """Python, Pandoc and the stamped distributions that are installed, with their versions."""
+    import pypandoc
+
+    tools = [("Python", platform.python_version()), ("Pandoc", pypandoc.get_pandoc_version())]
+    for name, distribution in STAMPED_DISTRIBUTIONS:
+        try:
+            tools.append((name, importlib.metadata.version(distribution)))
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return tuple(tools)
+
+
+def build_stamp(config: ProjectConfig) -> BuildStamp:
+    """The stamp of a render of the project now: commit, date, tools, repository."""
+    current = revision(config.root)
+    date = datetime.fromtimestamp(epoch_of(current), tz=UTC).date().isoformat()
+    return BuildStamp(current, date, tool_versions(), config.repo_url)
+
+
+def stamp_text(qmd: Path) -> str:
+    """The stamp of a render of ``qmd`` as one line of text.
+
+    For the render rule's ``params``: the stamp is no file, so without it a
+    commit or a tool upgrade would leave the paper naming the old ones.
+    """
+    stamp = build_stamp(load_config(find_project_root(qmd)))
+    return " · ".join(
+        f"{item['label']}: {item['value']}" + (f" ({item['note']})" if "note" in item else "")
+        for item in stamp.items()
+    ).replace("\u00a0", " ")
 
 
 def value_keys(metadata_files: Iterable[Path]) -> set[str]:
@@ -246,12 +433,18 @@ def _fenced(lines: Sequence[str]) -> Iterator[tuple[str | None, str | None]]:
 
 
 def _include_target(match: re.Match[str], main_dir: Path, root: Path) -> Path:
-    # Quarto resolves include paths against the main document, not the
-    # including file; a leading "/" means the project root.
-    raw = match["dq"] or match["sq"] or match["bare"]
-    if raw.startswith("/"):
-        return (root / raw.lstrip("/")).resolve()
-    return (main_dir / raw).resolve()
+    return _project_file(match["dq"] or match["sq"] or match["bare"], main_dir, root)
+
+
+def _project_file(written: str, main_dir: Path, root: Path) -> Path:
+    """The file an include or image path names, normalised but not resolved.
+
+    Quarto resolves these paths against the main document, not the including
+    file; a leading "/" means the project root.
+    """
+    if written.startswith("/"):
+        return Path(os.path.normpath(root / written.lstrip("/")))
+    return Path(os.path.normpath(main_dir / written))
 
 
 def expand_includes(qmd: Path, root: Path) -> tuple[list[SourceLine], list[Problem]]:
@@ -277,7 +470,7 @@ def expand_includes(qmd: Path, root: Path) -> tuple[list[SourceLine], list[Probl
                 problems.append(
                     Problem(path, number, "include shortcode must be surrounded by blank lines", "include")
                 )
-            target = _include_target(match, qmd.parent, root)
+            target = _include_target(match, qmd.parent, root).resolve()
             if not target.is_file():
                 problems.append(Problem(path, number, f"included file not found: {target}", "include"))
             elif target in stack:
@@ -287,6 +480,102 @@ def expand_includes(qmd: Path, root: Path) -> tuple[list[SourceLine], list[Probl
         return out
 
     return expand(qmd, (qmd,)), problems
+
+
+# --------------------------------------------------------------------------
+# Inputs
+
+
+def _image_sources(markdown: str) -> list[str]:
+    """The image paths of a Markdown text as Pandoc parses it (captions may span lines)."""
+    result = subprocess.run(
+        [pandoc_executable(), "--from", SUBSET_READER, "--to", "json"],
+        input=markdown.encode("utf-8"),
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RenderError(f"pandoc cannot parse the manuscript:\n{result.stderr.decode(errors='replace')}")
+    sources: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("t") == "Image":
+                sources.append(node["c"][2][0])
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(json.loads(result.stdout))
+    return sources
+
+
+def manuscript_files(qmd: Path, root: Path) -> set[Path]:
+    """The qmd, the files it includes (recursively) and the local images of all of them.
+
+    A file that does not exist yet (a table the pipeline has still to write)
+    is listed by its path: what it includes cannot be known before it exists.
+    """
+    qmd = qmd.resolve()
+    found: set[Path] = set()
+    pending = [qmd]
+    while pending:
+        path = pending.pop()
+        if path in found:
+            continue
+        found.add(path)
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        for line, (_, where) in zip(lines, _fenced(lines), strict=True):
+            match = INCLUDE_LINE.match(line) if where is None else None
+            if match:
+                pending.append(_include_target(match, qmd.parent, root))
+        found.update(
+            _project_file(source, qmd.parent, root)
+            for source in _image_sources(text)
+            if not (URL.match(source) or source.startswith("data:"))
+        )
+    return found
+
+
+def render_inputs(qmd: Path) -> list[Path]:
+    """Every file the Pandoc engine reads to render ``qmd``, found by parsing the sources.
+
+    ``_quarto.yml`` and what it names (metadata files, bibliography, CSL,
+    stylesheets), the qmd with its includes and images, the filter, the
+    templates, the render's own code, and a bundle's ``BUNDLE.md`` outside
+    git. Paths are relative to the project root (absolute for files
+    outside it), normalised, deduplicated and sorted; files the pipeline has
+    still to write are listed by path.
+    """
+    qmd = qmd.resolve()
+    root = find_project_root(qmd)
+    config = load_config(root)
+    files = {
+        root / "_quarto.yml",
+        *config.metadata_files,
+        *config.bibliography,
+        *([config.csl] if config.csl else []),
+        *config.stylesheets,
+        LUA_FILTER,
+        HTML_TEMPLATE,
+        *HTML_STYLESHEETS,
+        TYPST_TEMPLATE,
+        *RENDER_CODE,
+        *manuscript_files(qmd, root),
+    }
+    if (root / BUNDLE_README).is_file() and not is_git_checkout(root):
+        files.add(root / BUNDLE_README)
+    return sorted({_relative_to_project(path, root) for path in files})
+
+
+def _relative_to_project(path: Path, root: Path) -> Path:
+    normalised = Path(os.path.normpath(path))
+    return normalised.relative_to(root) if normalised.is_relative_to(root) else normalised
 
 
 # --------------------------------------------------------------------------
@@ -319,6 +608,8 @@ class _Checker:
         body_start = self._front_matter_end(lines)
         for where in lines[:body_start]:
             self._shortcodes(where, where.text)
+            if FRONT_MATTER_BUILD.match(where.text):
+                self.report(where, "front matter `build`: the render writes the build stamp", "front-matter")
         texts = [line.text for line in lines[body_start:]]
         for where, (info, state) in zip(lines[body_start:], _fenced(texts), strict=True):
             if state == "open":
@@ -593,15 +884,26 @@ def prepare(qmd: Path, output_dir: Path | None = None) -> Job:
     lines, problems = expand_includes(qmd, root)
     problems += check_source(lines, value_keys(config.metadata_files), bibliography_keys(config.bibliography))
     _raise_problems(_in_source_order(problems))
-    epoch = source_date_epoch(root)
+    stamp = build_stamp(config)
+    epoch = epoch_of(stamp.revision)
     return Job(
         qmd=qmd,
         config=config,
         output_dir=(output_dir or config.output_dir).resolve(),
         source="\n".join(line.text for line in lines) + "\n",
         epoch=epoch,
-        metadata=_metadata(config, _front_matter(lines), epoch),
+        metadata=(*_metadata(config, _front_matter(lines), epoch), _render_info(stamp, config)),
     )
+
+
+def _render_info(stamp: BuildStamp, config: ProjectConfig) -> tuple[str, str]:
+    """The ``render-info`` metadata the filter turns into the stamp and the caption source links.
+
+    JSON in one ``--metadata`` string: Pandoc keeps it a plain string (never
+    Markdown), so no stamp text can turn into markup.
+    """
+    info = {"stamp": stamp.items(), "source-base": stamp.source_base(config)}
+    return "render-info", json.dumps(info, sort_keys=True)
 
 
 def _run_pandoc(job: Job, args: list[str]) -> bytes:
@@ -643,9 +945,8 @@ def render_html_pandoc(job: Job) -> bytes:
         [
             "--to",
             "html5",
-            f"--template={TEMPLATES / 'article.html'}",
-            f"--css={TEMPLATES / 'article.css'}",
-            f"--css={TEMPLATES / 'values.css'}",
+            f"--template={HTML_TEMPLATE}",
+            *[f"--css={path}" for path in HTML_STYLESHEETS],
             "--embed-resources",
             "--section-divs",
             "--mathml",
@@ -664,7 +965,7 @@ def render_pdf_pandoc(job: Job) -> bytes:
             # Citeproc formats citations; Typst's own citation engine stays off.
             "--to",
             "typst-citations",
-            f"--template={TEMPLATES / 'article.typ'}",
+            f"--template={TYPST_TEMPLATE}",
             f"--metadata=typst-root-prefix={job.qmd.parent.relative_to(root).as_posix()}",
         ],
     )
@@ -743,8 +1044,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="where <stem>.html and <stem>.pdf go (default: project.output-dir of _quarto.yml)",
     )
     parser.add_argument("--engine", choices=("auto", "quarto", "pandoc"), default="auto")
+    parser.add_argument(
+        "--list-inputs",
+        action="store_true",
+        help="print every file the render reads, one per line (project-relative), and render nothing",
+    )
     args = parser.parse_args(argv)
     try:
+        if args.list_inputs:
+            print("\n".join(path.as_posix() for path in render_inputs(args.qmd)))
+            return 0
         html, pdf = render(args.qmd, args.output_dir, args.engine)
     except RenderError as error:
         print(f"render: {error}", file=sys.stderr)
