@@ -97,6 +97,8 @@ def validation_inputs(wildcards):
         "sheet": f"{RAW}/{wildcards.sheet}.csv",
         "schema": f"config/schemas/{wildcards.sheet}.schema.yaml",
         "related": [f"{RAW}/{other}.csv" for other in SHEET_DEPENDENCIES[wildcards.sheet]],
+        # The related sheets are parsed with their own schemas, so those are inputs too.
+        "related_schemas": [f"config/schemas/{other}.schema.yaml" for other in SHEET_DEPENDENCIES[wildcards.sheet]],
     }
     if wildcards.sheet == "studies":
         inputs["bib"] = config["bibliography"]
@@ -241,7 +243,8 @@ rule values:
         prisma=rules.prisma.output.counts,
         analysis=rules.meta_analysis.output.values,
         claims="data/published/claims.csv",
-        code=["scripts/values.py", "scripts/dosing.py", "scripts/ledger.py"],
+        # scripts/ledger.py builds its appendix table with scripts/tables.py, and imports it.
+        code=["scripts/values.py", "scripts/dosing.py", "scripts/ledger.py", "scripts/tables.py"],
     output:
         registry=report(
             f"{RESULTS}/values.yml",
