@@ -5,10 +5,12 @@
 #                                                             +--> results/values.yml -----+    index.html
 #                                                                                                index.pdf
 # Rules are thin: each calls one module of scripts/ (python -m scripts.<module>), where the logic and its
-# tests live. Every rule logs to results/logs/ and prints its output too, so a failure is shown in place.
+# tests live. Figures are SVG only: the paper embeds the SVG in HTML and PDF alike. Every rule logs to
+# results/logs/ and prints its output too, so a failure is shown in place.
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -17,7 +19,7 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 sys.path.insert(0, workflow.basedir)
-from scripts.render import render_inputs, stamp_text  # noqa: E402
+from scripts.render import record_render_settings, render_inputs  # noqa: E402
 from scripts.sheets import SHEET_DEPENDENCIES, SHEETS, format_problems, validate_all  # noqa: E402
 
 configfile: "config/config.yaml"
@@ -39,11 +41,16 @@ PYTHON = sys.executable
 # one Snakemake runs under (the project's virtualenv) even when the virtualenv is not activated.
 SEARCH_PATH = os.environ["PATH"]
 os.environ["PATH"] = os.pathsep.join([os.path.dirname(PYTHON), SEARCH_PATH])
+# Each job is given one core (Snakemake's default of one thread per job). OpenBLAS would otherwise start a
+# thread per core for the GLMM's small matrices and spin them, taking about a second of CPU from the jobs
+# running beside it for no gain; one thread also keeps the floating-point order the same on any machine.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 RAW = config["raw_dir"]
 RESULTS = config["results_dir"]
 OUT = config["output_dir"]
 LOGS = f"{RESULTS}/logs"
 TABLES = config["tables"]
+TABLE_SHEETS = sorted({sheet for sheets in TABLES.values() for sheet in sheets})
 
 
 wildcard_constraints:
@@ -79,8 +86,27 @@ onstart:
         raise WorkflowError("The build stopped before any job ran: fix the problems listed above.")
 
 
+def end_without_waiting_for_the_scheduler() -> None:
+    """Cancel the timers Snakemake's job-rate limiter leaves behind, so that the run ends when its jobs do.
+
+    With its default limit (--max-jobs-per-timespan 100/1s) Snakemake's scheduler re-checks itself after
+    every round with a one-second threading.Timer, which is not a daemon thread: Python waits for the last
+    one before it exits, so every build that runs a job took up to a second longer than its jobs (measured
+    on Snakemake 9.27: a one-job workflow 2.2 s, 1.1 s with the timer cancelled). Cancelling is safe here:
+    the workflow is over, and all a pending timer would do is wake the finished scheduler.
+    """
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer):
+            thread.cancel()
+
+
+onsuccess:
+    end_without_waiting_for_the_scheduler()
+
+
 onerror:
     withdraw_stale_paper()
+    end_without_waiting_for_the_scheduler()
 
 
 rule all:
@@ -125,10 +151,11 @@ rule validate_sheet:
         "environment.yml"
     params:
         raw=lambda wildcards, input: os.path.dirname(input.sheet),
-        bib=config["bibliography"],
+        # Only the studies sheet cites the bibliography (its ref_key column), so only its job reads it.
+        bib=lambda wildcards, input: f"--bib {input.bib}" if input.get("bib") else "",
     shell:
-        "python -m scripts.sheets validate --sheet {wildcards.sheet} --raw-dir {params.raw}"
-        " --bib {params.bib} --out {output} 2>&1 | tee {log}"
+        "python -m scripts.sheets validate --sheet {wildcards.sheet} --raw-dir {params.raw} {params.bib}"
+        " --out {output} 2>&1 | tee {log}"
 
 
 rule prisma:
@@ -144,34 +171,33 @@ rule prisma:
             category="Figures",
             subcategory="Study selection",
         ),
-        pdf=f"{RESULTS}/figures/prisma.pdf",
         counts=f"{RESULTS}/derived/prisma_counts.csv",
     log:
         f"{LOGS}/prisma.log",
     conda:
         "environment.yml"
     shell:
-        "python -m scripts.prisma --sheet {input.sheet} --svg {output.svg} --pdf {output.pdf}"
-        " --counts {output.counts} 2>&1 | tee {log}"
+        "python -m scripts.prisma --sheet {input.sheet} --svg {output.svg} --counts {output.counts} 2>&1 | tee {log}"
 
 
-rule table:
+rule tables:
     message:
-        "Building table {wildcards.table}"
+        "Building Tables 1-4"
     input:
-        sheets=lambda wildcards: expand(f"{RESULTS}/validated/{{sheet}}.csv", sheet=TABLES[wildcards.table]),
+        # One job for the four tables: each would otherwise start its own Python with pandas and
+        # great-tables, which costs more than building all four.
+        sheets=expand(f"{RESULTS}/validated/{{sheet}}.csv", sheet=TABLE_SHEETS),
         code=["scripts/tables.py", "scripts/dosing.py"],
     output:
-        f"{RESULTS}/tables/{{table}}.md",
+        expand(f"{RESULTS}/tables/{{table}}.md", table=TABLES),
     log:
-        f"{LOGS}/table/{{table}}.log",
+        f"{LOGS}/tables.log",
     conda:
         "environment.yml"
     params:
         validated=lambda wildcards, input: os.path.dirname(input.sheets[0]),
     shell:
-        "python -m scripts.tables --table {wildcards.table} --validated-dir {params.validated}"
-        " --out {output} 2>&1 | tee {log}"
+        "python -m scripts.tables --validated-dir {params.validated} --out {output} 2>&1 | tee {log}"
 
 
 rule figure_response:
@@ -187,7 +213,6 @@ rule figure_response:
             category="Figures",
             subcategory="Response",
         ),
-        pdf=f"{RESULTS}/figures/response-by-study.pdf",
     log:
         f"{LOGS}/figure_response.log",
     conda:
@@ -195,8 +220,7 @@ rule figure_response:
     params:
         validated=lambda wildcards, input: os.path.dirname(input.sheets[0]),
     shell:
-        "python -m scripts.figures --validated-dir {params.validated} --svg {output.svg} --pdf {output.pdf}"
-        " 2>&1 | tee {log}"
+        "python -m scripts.figures --validated-dir {params.validated} --svg {output.svg} 2>&1 | tee {log}"
 
 
 rule meta_analysis:
@@ -216,16 +240,17 @@ rule meta_analysis:
             category="Figures",
             subcategory="Meta-analysis",
         ),
-        forest_pdf=f"{RESULTS}/figures/forest.pdf",
         forest_dose=report(
             f"{RESULTS}/figures/forest-dose.svg",
             caption="config/report/forest-dose.rst",
             category="Figures",
             subcategory="Meta-analysis",
         ),
-        forest_dose_pdf=f"{RESULTS}/figures/forest-dose.pdf",
     log:
         f"{LOGS}/meta_analysis.log",
+    # The longest job, and the start of the longest chain (values, ledger_table, render): started first,
+    # the rest of the build runs beside it on the other core.
+    priority: 10
     conda:
         "environment.yml"
     params:
@@ -287,7 +312,7 @@ rule table_view:
     message:
         "Writing the report's view of table {wildcards.table}"
     input:
-        md=rules.table.output,
+        md=f"{RESULTS}/tables/{{table}}.md",
         code=["scripts/report_views.py", "scripts/render.py"],
     output:
         report(
@@ -306,9 +331,16 @@ rule table_view:
 
 
 def render_rule_inputs(wildcards):
-    """The manuscript and every file its render reads, which scripts/render.py finds in the sources."""
+    """The manuscript, every file its render reads (scripts/render.py finds them in the sources), and the
+    render's settings that are no file (the engine, the build stamp with its commit, date and tools),
+    written to a file only when they change, so that a new commit or engine renders the paper again."""
     qmd = config["manuscript"]
-    return {"qmd": qmd, "read": [path.as_posix() for path in render_inputs(Path(qmd))]}
+    settings = record_render_settings(Path(f"{RESULTS}/render-settings.txt"), Path(qmd), config["render_engine"])
+    return {
+        "qmd": qmd,
+        "read": [path.as_posix() for path in render_inputs(Path(qmd))],
+        "settings": settings.as_posix(),
+    }
 
 
 rule render:
@@ -326,11 +358,11 @@ rule render:
     conda:
         "environment.yml"
     params:
-        # The build stamp (commit, "modified", date, tool versions) is no file: when it changes,
-        # the paper is rendered again rather than keep naming the old commit.
-        stamp=lambda wildcards: stamp_text(Path(config["manuscript"])),
         out=lambda wildcards, output: os.path.dirname(output.html),
-        engine=config["render_engine"],
+        # A function of the input, as Snakemake counts it, so not tracked as a param (which would make
+        # Snakemake import pandas on every call): input.settings records the engine, and reruns the render
+        # when it changes.
+        engine=lambda wildcards, input: config["render_engine"],
     shell:
         "python -m scripts.render --qmd {input.qmd} --output-dir {params.out} --engine {params.engine}"
         " 2>&1 | tee {log}"

@@ -255,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the meta-analyses of response and headache.")
     parser.add_argument("--validated-dir", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True, help="registry entries (JSON)")
-    parser.add_argument("--forest", type=Path, required=True, help="forest plot path (.svg and .pdf written)")
+    parser.add_argument("--forest", type=Path, required=True, help="forest plot (SVG)")
     parser.add_argument("--forest-dose", type=Path, required=True, help="forest plot by dose group")
     args = parser.parse_args(argv)
     sheets = {name: read_validated(args.validated_dir / f"{name}.csv", name)

@@ -1,4 +1,4 @@
-"""Figures drawn from the validated sheets (matplotlib, vector SVG and PDF, byte-stable).
+"""Figures drawn from the validated sheets (matplotlib, vector SVG, byte-stable).
 
 Byte-stable output matters because a reviewer compares a rebuild with the published paper: the SVG hash
 salt is fixed and the date metadata dropped, so the same data always gives the same files.
@@ -29,7 +29,6 @@ def configure_matplotlib() -> None:
     matplotlib.rcParams.update({
         "svg.hashsalt": "ivig-lv-review",
         "svg.fonttype": "none",  # text stays text in the SVG: selectable and searchable
-        "pdf.fonttype": 42,
         "font.family": "DejaVu Sans",
         "font.size": 9,
         "text.usetex": False,
@@ -38,14 +37,14 @@ def configure_matplotlib() -> None:
     })
 
 
-def save_figure(figure: Figure, svg_path: Path, pdf_path: Path) -> None:
-    """Write the figure as SVG and PDF without timestamps."""
+def save_figure(figure: Figure, svg_path: Path) -> None:
+    """Write the figure as SVG without a timestamp.
+
+    SVG only: the paper embeds the SVG in both formats (Typst reads SVG), and a PDF copy of the figures cost two seconds of every build's CPU that nothing read.
+    """
     svg_path.parent.mkdir(parents=True, exist_ok=True)
     # Creator names this script: the manuscript's caption links the figure to it.
     figure.savefig(svg_path, format="svg", metadata={"Date": None, "Creator": "scripts/figures.py"},
-                   bbox_inches="tight")
-    figure.savefig(pdf_path, format="pdf",
-                   metadata={"CreationDate": None, "Creator": "scripts/figures.py", "Producer": None},
                    bbox_inches="tight")
 
 
@@ -91,11 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Draw the response-by-study figure.")
     parser.add_argument("--validated-dir", type=Path, required=True)
     parser.add_argument("--svg", type=Path, required=True)
-    parser.add_argument("--pdf", type=Path, required=True)
     args = parser.parse_args(argv)
     sheets = {name: read_validated(args.validated_dir / f"{name}.csv", name)
               for name in ("studies", "outcomes", "dose_groups")}
-    save_figure(response_by_study(sheets["studies"], sheets["outcomes"], sheets["dose_groups"]), args.svg, args.pdf)
+    save_figure(response_by_study(sheets["studies"], sheets["outcomes"], sheets["dose_groups"]), args.svg)
     return 0
 
 

@@ -2,17 +2,18 @@
 
 Public API
 ----------
-``forest_plot(studies, results, path, *, subgroups=None, ...) -> tuple[Path, Path]``
+``forest_plot(studies, results, path, *, subgroups=None, ...) -> Path``
     Draws one row per study (label, responders/patients, proportion with
     Clopper-Pearson 95% CI, weight %), a diamond per pooled model, a
     heterogeneity line and, optionally, subgroup blocks with their own
     diamonds and the test for subgroup differences.  Writes ``<path>.svg``
-    and ``<path>.pdf`` (any suffix on ``path`` is replaced) and returns both
-    paths.
+    (any suffix on ``path`` is replaced) and returns its path. SVG only: the
+    paper embeds the SVG in both formats (Typst reads SVG); a PDF copy cost
+    half of the meta-analysis job's time, and nothing read it.
 
 Output is byte-reproducible: the SVG hash salt and the font are fixed, text
 is kept as text (``svg.fonttype = "none"``, so labels are searchable), and
-the date stamps of both formats are suppressed.
+the date stamp is suppressed.
 """
 
 from __future__ import annotations
@@ -58,7 +59,6 @@ _RC = {
     "font.size": 9.0,
     "svg.hashsalt": "forest-plot",
     "svg.fonttype": "none",
-    "pdf.fonttype": 42,
     "path.simplify": False,
 }
 
@@ -146,8 +146,8 @@ def forest_plot(
     models: Sequence[ModelKey] = DEFAULT_MODELS,
     weights_from: Literal["re_ft", "re_logit"] = "re_ft",
     title: str | None = None,
-) -> tuple[Path, Path]:
-    """Draw the forest plot and write ``<path>.svg`` and ``<path>.pdf``.
+) -> Path:
+    """Draw the forest plot and write ``<path>.svg``.
 
     ``studies`` has one row per study in the order used to compute
     ``results`` (columns ``label_col``, ``events_col``, ``total_col`` and,
@@ -280,8 +280,7 @@ def forest_plot(
 
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
-        svg, pdf = out.with_suffix(".svg"), out.with_suffix(".pdf")
+        svg = out.with_suffix(".svg")
         # Creator names this script: the manuscript's caption links the figure to it.
         fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": "scripts/forest_plot.py"})
-        fig.savefig(pdf, format="pdf", metadata={"CreationDate": None, "Creator": "scripts/forest_plot.py"})
-    return svg, pdf
+    return svg

@@ -804,8 +804,8 @@ def _layout(counts: PrismaCounts):
     return boxes, headers, phases, footnote, (margin, phase_w, header_h), height_in, split_other
 
 
-def draw_flow_diagram(counts: PrismaCounts, svg_path: str | Path, pdf_path: str | Path) -> None:
-    """Draw the PRISMA 2020 flow diagram (vector SVG and PDF, byte-stable across runs)."""
+def draw_flow_diagram(counts: PrismaCounts, svg_path: str | Path) -> None:
+    """Draw the PRISMA 2020 flow diagram (vector SVG, byte-stable across runs)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -815,7 +815,6 @@ def draw_flow_diagram(counts: PrismaCounts, svg_path: str | Path, pdf_path: str 
     rc = {
         "svg.hashsalt": "prisma",
         "svg.fonttype": "none",  # real <text> in the SVG, so its words stay searchable
-        "pdf.fonttype": 42,
         "font.family": FONT,
         "text.usetex": False,
         "path.simplify": False,
@@ -888,12 +887,10 @@ def draw_flow_diagram(counts: PrismaCounts, svg_path: str | Path, pdf_path: str 
             text(margin, height - margin - (len(footnote) - 1 - i + 0.5) * step, line, size=BODY_PT - 1,
                  ha="left", va="center_baseline", color="#333333")
 
-        svg_path, pdf_path = Path(svg_path), Path(pdf_path)
+        svg_path = Path(svg_path)
         svg_path.parent.mkdir(parents=True, exist_ok=True)
-        pdf_path.parent.mkdir(parents=True, exist_ok=True)
         # Creator names this script: the manuscript's caption links the figure to it.
         fig.savefig(svg_path, format="svg", metadata={"Date": None, "Creator": "scripts/prisma.py"})
-        fig.savefig(pdf_path, format="pdf", metadata={"CreationDate": None, "Creator": "scripts/prisma.py"})
         plt.close(fig)
 
 
@@ -917,7 +914,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sheet", required=True, type=Path)
     parser.add_argument("--svg", required=True, type=Path)
-    parser.add_argument("--pdf", required=True, type=Path)
     parser.add_argument("--counts", required=True, type=Path)
     args = parser.parse_args(argv)
     try:
@@ -926,7 +922,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 1
     write_counts_csv(resolution.counts, args.counts)
-    draw_flow_diagram(resolution.counts, args.svg, args.pdf)
+    draw_flow_diagram(resolution.counts, args.svg)
     print(_report(resolution))
     return 0
 

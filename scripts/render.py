@@ -42,12 +42,15 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
+# libyaml's loader (in the PyYAML wheels): the pure-Python one was a visible part of every build's start.
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LUA_FILTER = REPO_ROOT / "scripts" / "filters" / "quarto-subset.lua"
 TEMPLATES = REPO_ROOT / "manuscript" / "templates"
@@ -95,6 +98,8 @@ INCLUDE_LINE = re.compile(
 FENCE_OPEN = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*?)\s*$")
 RAW_INFO = re.compile(r"^\{=(?P<format>[\w-]+)\}$")
 INLINE_CODE = re.compile(r"(?P<ticks>`+)(?P<code>.+?)(?P=ticks)(?P<attrs>\{[^{}]*\})?")
+# A code span within a paragraph, which may run over a line break.
+CODE_SPAN = re.compile(r"(?P<ticks>`+)(?:(?!(?P=ticks)).)+?(?P=ticks)", re.DOTALL)
 LINK_TARGET = re.compile(r"\]\((?P<target>[^)]*)\)")
 URL = re.compile(r"<?\b[a-z][a-z0-9+.-]*://[^\s>]*>?", re.IGNORECASE)
 HEADING = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<text>.*?)(?:\s+\{(?P<attrs>[^{}]*)\})?\s*$")
@@ -174,7 +179,7 @@ def _as_list(value: object) -> list:
 
 def load_config(root: Path) -> ProjectConfig:
     """Read ``root/_quarto.yml``; refuse a reader other than the subset's."""
-    raw = yaml.safe_load((root / "_quarto.yml").read_text(encoding="utf-8")) or {}
+    raw = yaml.load((root / "_quarto.yml").read_text(encoding="utf-8"), Loader=YAML_LOADER) or {}
     reader = raw.get("from", SUBSET_READER)
     if reader != SUBSET_READER:
         raise RenderError(f"_quarto.yml sets from: {reader}; the subset needs from: {SUBSET_READER}")
@@ -347,16 +352,28 @@ def build_stamp(config: ProjectConfig) -> BuildStamp:
 
 
 def stamp_text(qmd: Path) -> str:
-    """The stamp of a render of ``qmd`` as one line of text.
-
-    For the render rule's ``params``: the stamp is no file, so without it a
-    commit or a tool upgrade would leave the paper naming the old ones.
-    """
+    """The stamp of a render of ``qmd`` as one line of text."""
     stamp = build_stamp(load_config(find_project_root(qmd)))
     return " · ".join(
         f"{item['label']}: {item['value']}" + (f" ({item['note']})" if "note" in item else "")
         for item in stamp.items()
     ).replace("\u00a0", " ")
+
+
+def record_render_settings(path: Path, qmd: Path, engine: str) -> Path:
+    """Write what a render of ``qmd`` depends on besides files to ``path``, unless the file holds it already.
+
+    That is the engine and the build stamp, which changes without any source changing (a commit, a tool
+    upgrade). The Snakefile makes this file an input of the render, so a new stamp or engine renders the
+    paper again; unchanged settings leave the file and its modification time alone. (Snakemake ``params``
+    would do the same, but tracked params make Snakemake import pandas on every call, a no-op included.)
+    Returns ``path``.
+    """
+    text = f"engine: {engine}\nstamp: {stamp_text(qmd)}\n"
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return path
 
 
 def value_keys(metadata_files: Iterable[Path]) -> set[str]:
@@ -365,7 +382,7 @@ def value_keys(metadata_files: Iterable[Path]) -> set[str]:
     for path in metadata_files:
         if not path.is_file():
             raise RenderError(f"metadata file {path} not found (it is written by the values step)")
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER) or {}
         values = data.get("v") or {}
         if not isinstance(values, dict):
             raise RenderError(f"{path}: `v` must be a mapping of value keys")
@@ -487,29 +504,18 @@ def expand_includes(qmd: Path, root: Path) -> tuple[list[SourceLine], list[Probl
 
 
 def _image_sources(markdown: str) -> list[str]:
-    """The image paths of a Markdown text as Pandoc parses it (captions may span lines)."""
-    result = subprocess.run(
-        [pandoc_executable(), "--from", SUBSET_READER, "--to", "json"],
-        input=markdown.encode("utf-8"),
-        capture_output=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RenderError(f"pandoc cannot parse the manuscript:\n{result.stderr.decode(errors='replace')}")
-    sources: list[str] = []
+    """The image paths of a Markdown text, read where Pandoc reads images.
 
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if node.get("t") == "Image":
-                sources.append(node["c"][2][0])
-            for child in node.values():
-                walk(child)
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
-
-    walk(json.loads(result.stdout))
-    return sources
+    Outside fenced code and raw blocks and outside code spans; a caption may
+    span lines, as in a paragraph. (A regular expression rather than a Pandoc
+    parse: the Snakefile asks for these inputs on every call, a no-op
+    included, and a Pandoc run cost more than the rest of the DAG. The strace
+    test in tests/test_render.py checks the result against the files a render opens.)
+    """
+    lines = markdown.splitlines()
+    prose = "\n".join("" if state else line for line, (_, state) in zip(lines, _fenced(lines), strict=True))
+    prose = CODE_SPAN.sub("code", prose)
+    return [image["src"] for image in IMAGE.finditer(prose)]
 
 
 def manuscript_files(qmd: Path, root: Path) -> set[Path]:
@@ -846,7 +852,7 @@ def _front_matter(lines: Sequence[SourceLine]) -> dict:
     end = _Checker._front_matter_end(lines)
     if end == 0:
         return {}
-    data = yaml.safe_load("\n".join(line.text for line in lines[1 : end - 1])) or {}
+    data = yaml.load("\n".join(line.text for line in lines[1 : end - 1]), Loader=YAML_LOADER) or {}
     return data if isinstance(data, dict) else {}
 
 
@@ -981,9 +987,15 @@ def render_pdf_pandoc(job: Job) -> bytes:
 
 
 def render_pandoc(job: Job) -> tuple[Path, Path]:
-    """The Pandoc engine; outputs are written only if both formats succeed."""
-    html = render_html_pandoc(job)
-    pdf = render_pdf_pandoc(job)
+    """The Pandoc engine; outputs are written only if both formats succeed.
+
+    The two formats are rendered side by side (each is mostly a Pandoc process, and Typst's compiler
+    runs while the HTML's Pandoc does): a text edit waits for the slower of them, not for both.
+    """
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        html_future = pool.submit(render_html_pandoc, job)
+        pdf_future = pool.submit(render_pdf_pandoc, job)
+        html, pdf = html_future.result(), pdf_future.result()
     job.output_dir.mkdir(parents=True, exist_ok=True)
     job.html.write_bytes(html)
     job.pdf.write_bytes(pdf)

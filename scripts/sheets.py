@@ -124,10 +124,15 @@ def format_problems(problems: Sequence[Problem]) -> str:
     return "\n".join([head, *(f"  - {p}" for p in problems)])
 
 
+# libyaml's loader when PyYAML was built with it (the wheels are): the gate reads every schema before each
+# build, and the pure-Python loader took most of its time.
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_schema(sheet: str, schema_dir: Path = SCHEMA_DIR) -> dict[str, Any]:
     """The JSON Schema of ``sheet``."""
     with open(schema_dir / f"{sheet}.schema.yaml", encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        return yaml.load(handle, Loader=YAML_LOADER)
 
 
 def read_bib_keys(bib_path: Path) -> frozenset[str]:

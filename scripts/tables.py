@@ -313,14 +313,21 @@ def build_table(name: str, validated_dir: Path) -> TableSpec:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write one of the review's tables as a Quarto include.")
-    parser.add_argument("--table", choices=sorted(BUILDERS), required=True)
+    parser = argparse.ArgumentParser(
+        description="Write the review's tables as Quarto includes, one process for all: each output's file "
+        "name names its table (results/tables/efficacy.md is the efficacy table)."
+    )
     parser.add_argument("--validated-dir", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, nargs="+", required=True, help="<folder>/<table>.md, one per table")
     args = parser.parse_args(argv)
-    spec = build_table(args.table, args.validated_dir)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(include_file(spec), encoding="utf-8")
+    unknown = sorted(path.stem for path in args.out if path.stem not in BUILDERS)
+    if unknown:
+        parser.error(f"unknown table(s) {', '.join(unknown)}: expected {', '.join(sorted(BUILDERS))}")
+    for path in args.out:
+        spec = build_table(path.stem, args.validated_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(include_file(spec), encoding="utf-8")
+        print(f"wrote {path}")
     return 0
 
 

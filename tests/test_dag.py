@@ -31,8 +31,9 @@ TABLES = ("demographics", "efficacy", "comorbidities", "dose-groups")
 
 
 def table_jobs(*tables: str) -> set[str]:
-    """A table's jobs: rule table builds it, rule table_view turns it into the report's page."""
-    return {f"{rule}[{table}]" for table in tables for rule in ("table", "table_view")}
+    """The jobs of some tables: rule tables builds all four in one job (one Python start instead of four),
+    rule table_view turns each into the report's page."""
+    return {"tables", *(f"table_view[{table}]" for table in tables)}
 
 
 # values feeds ledger_table (the registry) and render (the registry's metadata); ledger_table feeds render.
@@ -40,7 +41,7 @@ FROM_VALUES = {"values", "ledger_table", "render"}
 # What a change to studies.csv reaches. validate_sheet[studies] reads it as its sheet; the validations of
 # outcomes, dose_groups and aggregates read it for their cross-sheet rules (SHEET_DEPENDENCIES), those of
 # regimens (which reads dose_groups.csv) and primary_scarpone2020 do not. Every table lists studies among
-# its sheets (config.yaml), and table_view reads each table; figure_response, meta_analysis and values read
+# its sheets (config.yaml), so the one tables job reads it, and table_view reads each table; figure_response, meta_analysis and values read
 # validated/studies.csv; render reads all of their outputs. prisma reads only prisma.csv.
 STUDIES_REACH = {
     "validate_sheet[studies]", "validate_sheet[outcomes]", "validate_sheet[dose_groups]",
@@ -143,19 +144,19 @@ def test_editing_the_prisma_sheet_reruns_prisma_and_what_reads_the_values(projec
 
 
 def test_editing_the_table_script_reruns_the_tables_and_what_reads_them(project: Path) -> None:
-    # scripts/tables.py is a declared input of rule table (all four jobs), of ledger_table (which draws
-    # the ledger with it) and of values (which imports it through scripts/ledger.py); table_view and render
-    # read the tables.
+    # scripts/tables.py is a declared input of rule tables, of ledger_table (which draws the ledger with
+    # it) and of values (which imports it through scripts/ledger.py); table_view and render read the tables.
     append_line(project / "scripts" / "tables.py", "# edited after the build")
     assert planned_jobs(project) == {*table_jobs(*TABLES), "values", "ledger_table", "render"}
 
 
 def test_editing_a_schema_reruns_its_validation_and_what_reads_the_sheet(project: Path) -> None:
     # The regimens schema is an input of validate_sheet[regimens] alone (no other sheet's rules read
-    # regimens.csv). validated/regimens.csv is read by table[dose-groups], meta_analysis and values; not by
-    # figure_response (studies, outcomes, dose_groups) nor the other tables.
+    # regimens.csv). validated/regimens.csv is read by rule tables (for the dose-groups table), meta_analysis
+    # and values; not by figure_response (studies, outcomes, dose_groups). The tables job rewrites all four
+    # tables, so all four report views follow.
     append_line(project / "config" / "schemas" / "regimens.schema.yaml", "# edited after the build")
-    assert planned_jobs(project) == {"validate_sheet[regimens]", *table_jobs("dose-groups"), "meta_analysis",
+    assert planned_jobs(project) == {"validate_sheet[regimens]", *table_jobs(*TABLES), "meta_analysis",
                                      *FROM_VALUES}
 
 
@@ -163,6 +164,15 @@ def test_editing_a_related_sheets_schema_reruns_the_validations_that_parse_it(pr
     # The validations of outcomes, dose_groups and aggregates parse studies.csv with studies.schema.yaml.
     append_line(project / "config" / "schemas" / "studies.schema.yaml", "# edited after the build")
     assert planned_jobs(project) == STUDIES_REACH
+
+
+def test_a_new_render_engine_reruns_only_the_render(project: Path) -> None:
+    # The engine is no file: the Snakefile records it (with the build stamp) in results/render-settings.txt,
+    # an input of the render, rewritten only when it changes.
+    config = project / "config" / "config.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("render_engine: pandoc", "render_engine: auto"),
+                      encoding="utf-8")
+    assert planned_jobs(project) == {"render"}
 
 
 def test_editing_a_render_template_reruns_the_render(project: Path) -> None:
@@ -192,8 +202,11 @@ def _upstream_inputs(inputs: Iterable[str], made_by: Mapping[str, Iterable[str]]
 
 def _imported_scripts(command: str, project: Path) -> set[str]:
     """The scripts/ modules a job's shell command imports, from Python's import-time log."""
+    # `python` is the interpreter running the tests, as the Snakefile makes it for its jobs.
+    search_path = os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])
     result = subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], cwd=project, capture_output=True,
-                            text=True, env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}, check=False)
+                            text=True, env={**os.environ, "PATH": search_path, "PYTHONPROFILEIMPORTTIME": "1"},
+                            check=False)
     assert result.returncode == 0, f"{command} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
     log = result.stdout + result.stderr
     modules = re.findall(r"^import time:.*\|\s*(scripts\.[\w.]+)\s*$", log, flags=re.MULTILINE)
@@ -212,3 +225,9 @@ def test_every_script_a_job_imports_is_its_input_or_upstream(project: Path) -> N
         if missing:
             undeclared.setdefault(record["rule"], set()).update(missing)
     assert undeclared == {}
+
+
+def test_the_snakefile_passes_snakemakes_lint() -> None:
+    # --lint reads the workflow and builds nothing, so it runs in the repository itself.
+    result = _snakemake(Path(__file__).resolve().parents[1], "--lint")
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr

@@ -139,8 +139,7 @@ def test_validated_counts_raises_with_every_failure(tmp_path):
 
 def test_cli_exits_1_with_message(tmp_path, capsys):
     path = write_sheet(tmp_path / "s.csv", CONSISTENT, {("new_reports", ""): 12})
-    rc = prisma.main(["--sheet", str(path), "--svg", str(tmp_path / "f.svg"),
-                      "--pdf", str(tmp_path / "f.pdf"), "--counts", str(tmp_path / "c.csv")])
+    rc = prisma.main(["--sheet", str(path), "--svg", str(tmp_path / "f.svg"), "--counts", str(tmp_path / "c.csv")])
     assert rc == 1
     assert "new_reports (12) != dbr_assessed (23)" in capsys.readouterr().err
     assert not (tmp_path / "f.svg").exists()
@@ -305,8 +304,7 @@ def test_quotes_are_the_reviews_words():
 
 
 def test_cli_on_real_sheet(tmp_path, capsys):
-    rc = prisma.main(["--sheet", str(SHEET), "--svg", str(tmp_path / "p.svg"),
-                      "--pdf", str(tmp_path / "p.pdf"), "--counts", str(tmp_path / "c.csv")])
+    rc = prisma.main(["--sheet", str(SHEET), "--svg", str(tmp_path / "p.svg"), "--counts", str(tmp_path / "c.csv")])
     assert rc == 0
     out = capsys.readouterr().out
     assert "identities checked" in out and "used to derive" in out
@@ -328,15 +326,14 @@ def svg_text(path: Path) -> str:
     return " ".join(texts)
 
 
-def draw(counts, tmp_path: Path, stem: str = "p") -> tuple[Path, Path]:
-    svg, pdf = tmp_path / f"{stem}.svg", tmp_path / f"{stem}.pdf"
-    prisma.draw_flow_diagram(counts, svg, pdf)
-    return svg, pdf
+def draw(counts, tmp_path: Path, stem: str = "p") -> Path:
+    svg = tmp_path / f"{stem}.svg"
+    prisma.draw_flow_diagram(counts, svg)
+    return svg
 
 
 def test_diagram_contains_every_count_and_reason(real, tmp_path):
-    svg, pdf = draw(real.counts, tmp_path)
-    assert pdf.read_bytes().startswith(b"%PDF")
+    svg = draw(real.counts, tmp_path)
     words = svg_text(svg)
     for phrase in ("Identification", "Screening", "Included",
                    "Identification of studies via databases and registers",
@@ -353,10 +350,9 @@ def test_diagram_contains_every_count_and_reason(real, tmp_path):
 
 
 def test_diagram_is_deterministic(real, tmp_path):
-    svg1, pdf1 = draw(real.counts, tmp_path, "a")
-    svg2, pdf2 = draw(real.counts, tmp_path, "b")
+    svg1 = draw(real.counts, tmp_path, "a")
+    svg2 = draw(real.counts, tmp_path, "b")
     assert svg1.read_bytes() == svg2.read_bytes()
-    assert pdf1.read_bytes() == pdf2.read_bytes()
 
 
 def test_hostile_reason_text_is_literal_and_escaped(tmp_path):
@@ -364,7 +360,7 @@ def test_hostile_reason_text_is_literal_and_escaped(tmp_path):
                ("dbr_excluded", "{{< meta x >}}"): 5}  # 15 in all, as the total row says
     rows = [r for r in CONSISTENT if r[1] not in ("wrong population", "wrong design")]
     resolution = validated_counts(write_sheet(tmp_path / "s.csv", rows, hostile))
-    svg, _ = draw(resolution.counts, tmp_path)
+    svg = draw(resolution.counts, tmp_path)
     raw = svg.read_text(encoding="utf-8")
     assert "<script>" not in raw and "&lt;script&gt;" in raw
     assert "{{&lt; meta x &gt;}}" in raw
@@ -376,7 +372,7 @@ def test_hostile_reason_text_is_literal_and_escaped(tmp_path):
 
 def test_unpooled_layout_draws_other_column(tmp_path):
     counts = validated_counts(write_sheet(tmp_path / "s.csv", CONSISTENT)).counts
-    svg, _ = draw(counts, tmp_path)
+    svg = draw(counts, tmp_path)
     words = svg_text(svg)
     for phrase in ("Citation searching (n = 4)", "Reports not retrieved (n = 1)", "wrong design (n = 1)"):
         assert phrase in words

@@ -808,7 +808,11 @@ over two lines.](../results/figures/later.svg){#fig-later}
 
 ```{=comment}
 {{< include not-an-include.md >}}
+![In a raw block](../results/figures/not-an-input.svg)
 ```
+
+Code is not an image: `![code](../results/figures/not-an-input.svg)`, nor is ``a span
+over a line break ![code](../results/figures/not-an-input.svg)``.
 """
     )
     qmd = make_project(tmp_path, body=body)
@@ -980,3 +984,18 @@ def test_render_inputs_of_this_repository_are_the_files_its_render_opens(tmp_pat
     listed_here, read = listed_and_read(REPO_ROOT, Path("manuscript/index.qmd"), tmp_path / "out")
     assert listed_here == set(listed)
     assert read == set(listed)
+
+
+def test_render_settings_file_is_rewritten_only_when_the_settings_change(tmp_path: Path) -> None:
+    # The Snakefile's render input for what is no file: same settings must keep the file's time (or every
+    # build would render again), new ones must change it (or a new engine or commit would not).
+    qmd = make_project(tmp_path)
+    settings = tmp_path / "results" / "render-settings.txt"
+    assert render.record_render_settings(settings, qmd, "pandoc") == settings
+    assert settings.read_text(encoding="utf-8").startswith("engine: pandoc\nstamp: commit: not a git checkout")
+    os.utime(settings, ns=(0, 0))
+    render.record_render_settings(settings, qmd, "pandoc")
+    assert settings.stat().st_mtime_ns == 0
+    render.record_render_settings(settings, qmd, "quarto")
+    assert settings.stat().st_mtime_ns > 0
+    assert settings.read_text(encoding="utf-8").startswith("engine: quarto\n")
