@@ -316,8 +316,10 @@ def profile_jobs(project: Path, env: Mapping[str, str]) -> list[dict[str, object
         if "shellcmd" in row:
             commands.setdefault(row["shellcmd"], row["rule"])
     profile = []
+    # One BLAS thread, as the Snakefile sets for its jobs.
+    job_env = {**env, "OMP_NUM_THREADS": env.get("OMP_NUM_THREADS", "1")}
     for command, rule in commands.items():
-        sample, _, _ = run(["bash", "-c", f"set -o pipefail; {command}"], project, env)
+        sample, _, _ = run(["bash", "-c", f"set -o pipefail; {command}"], project, job_env)
         label = command.split(" -m ", 1)[-1].split(" 2>&1", 1)[0]
         profile.append({"rule": rule, "command": label, "wall_s": sample.wall, "cpu_s": sample.cpu})
     return sorted(profile, key=lambda job: -float(job["cpu_s"]))

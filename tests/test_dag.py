@@ -200,17 +200,25 @@ def _upstream_inputs(inputs: Iterable[str], made_by: Mapping[str, Iterable[str]]
     return found
 
 
-def _imported_scripts(command: str, project: Path) -> set[str]:
-    """The scripts/ modules a job's shell command imports, from Python's import-time log."""
+def _imported_modules(command: str, project: Path) -> set[str]:
+    """Every module a job's shell command imports, from Python's import-time log."""
     # `python` is the interpreter running the tests, as the Snakefile makes it for its jobs.
     search_path = os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])
     result = subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], cwd=project, capture_output=True,
                             text=True, env={**os.environ, "PATH": search_path, "PYTHONPROFILEIMPORTTIME": "1"},
                             check=False)
     assert result.returncode == 0, f"{command} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
-    log = result.stdout + result.stderr
-    modules = re.findall(r"^import time:.*\|\s*(scripts\.[\w.]+)\s*$", log, flags=re.MULTILINE)
-    return {f"{module.replace('.', '/')}.py" for module in modules}
+    return _modules_in_import_log(result.stdout + result.stderr)
+
+
+def _modules_in_import_log(log: str) -> set[str]:
+    return set(re.findall(r"^import time:.*\|\s*([\w.]+)\s*$", log, flags=re.MULTILINE))
+
+
+def _imported_scripts(command: str, project: Path) -> set[str]:
+    """The scripts/ modules a job's shell command imports."""
+    return {f"{module.replace('.', '/')}.py" for module in _imported_modules(command, project)
+            if module.startswith("scripts.")}
 
 
 def test_every_script_a_job_imports_is_its_input_or_upstream(project: Path) -> None:
@@ -231,3 +239,38 @@ def test_the_snakefile_passes_snakemakes_lint() -> None:
     # --lint reads the workflow and builds nothing, so it runs in the repository itself.
     result = _snakemake(Path(__file__).resolve().parents[1], "--lint")
     assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+# Libraries whose import is a visible part of a job's start (pandas about 0.4 s; matplotlib, SciPy and
+# great-tables as much or more). Written from what each job does, not from what it was seen to import.
+HEAVY = {"pandas", "matplotlib", "scipy", "great_tables"}
+USES = {
+    "validate_sheet": {"pandas"},  # checks with jsonschema, writes the typed copy with pandas
+    "prisma": {"matplotlib"},  # checks the counts' arithmetic in plain Python, draws the diagram
+    "tables": {"pandas", "great_tables"},
+    "figure_response": {"pandas", "matplotlib"},
+    "meta_analysis": {"pandas", "scipy", "matplotlib"},  # the fits, then the forest plots
+    "values": {"pandas"},
+    "ledger_table": {"pandas", "great_tables"},  # great-tables takes a pandas frame
+    "table_view": set(),  # Pandoc turns the include file into a page
+    "render": set(),  # Pandoc and Typst
+}
+
+
+def test_each_job_imports_only_the_heavy_libraries_it_uses(project: Path) -> None:
+    imported = {}
+    for record in _records(project):
+        rule = record["rule"]
+        if rule not in imported:
+            modules = _imported_modules(record["shellcmd"], project)
+            imported[rule] = {library for library in HEAVY if library in modules}
+    assert set(imported) == set(USES), "a rule without an expectation here, or one that no longer exists"
+    assert {rule: libraries - USES[rule] for rule, libraries in imported.items()} == {rule: set() for rule in USES}
+
+
+def test_snakemake_itself_imports_no_heavy_library_for_a_no_op(project: Path) -> None:
+    # Anything the Snakefile imports, and pandas for any tracked params, costs every call, a no-op included.
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "snakemake", "--cores", "1"], cwd=project,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and "Nothing to be done" in result.stderr + result.stdout, result.stderr[-3000:]
+    assert HEAVY & _modules_in_import_log(result.stderr) == set()
