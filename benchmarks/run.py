@@ -2,7 +2,7 @@
 
 Usage (from the repository root, in the project's virtualenv)::
 
-    python benchmarks/run.py [--runs 5] [--scale 100] [--scale-runs 3] [--tests fast|full|both|none] [--profile]
+    python benchmarks/run.py [--runs 5] [--scale 100] [--scale-runs 5] [--tests fast|full|both|none] [--profile]
 
 ``--profile`` also runs each job of the last builds alone (its shell command), to show which dominates.
 
@@ -21,8 +21,8 @@ hits the figures and their floors alike), as wall-clock medians with min and max
 * the test suite, in a copy built once and left unedited: ``pytest -q -x -p no:cacheprovider``, fast
   (``-m "not slow"``, ``--runs`` times) and/or the full suite once (its slow tests rebuild the paper in
   copies of their own);
-* the same clean build and no-op for a synthetic review ``--scale`` times larger (benchmarks/synthetic.py),
-  ``--scale-runs`` times.
+* the same clean build, no-op, text edit and data edit for a synthetic review ``--scale`` times larger
+  (benchmarks/synthetic.py), ``--scale-runs`` times, each as a ratio to the same measurement at 1x.
 
 The floors, measured in the same rounds:
 
@@ -302,6 +302,10 @@ def measure_scaled(bench: Bench, project: Path, runs: int, cores: int, scale: in
         bench.measure(f"clean_{scale}x", f"clean build, review {scale}x larger", snakemake(cores), project,
                       before=lambda: clean(project))
         bench.measure(f"noop_{scale}x", f"no-op rebuild, review {scale}x larger", snakemake(cores), project)
+        bench.measure(f"text_edit_{scale}x", f"text edit + rebuild, review {scale}x larger", snakemake(cores),
+                      project, before=lambda: append_sentence(project))
+        bench.measure(f"data_edit_{scale}x", f"data edit + rebuild, review {scale}x larger", snakemake(cores),
+                      project, before=lambda: toggle_cell(project))
 
 
 def profile_jobs(project: Path, env: Mapping[str, str]) -> list[dict[str, object]]:
@@ -358,7 +362,9 @@ FLOORS = {"noop": ("floor_snakemake_empty",), "text_edit": FLOOR_RENDER, "data_e
 
 
 def floor_of(name: str, scale: int) -> tuple[str, ...]:
-    return {**FLOORS, f"clean_{scale}x": ("clean",), f"noop_{scale}x": ("floor_snakemake_empty",)}.get(name, ())
+    # The larger review's builds and edits against the same at 1x: how the cost grows.
+    return {**FLOORS, f"clean_{scale}x": ("clean",), f"noop_{scale}x": ("noop",),
+            f"text_edit_{scale}x": ("text_edit",), f"data_edit_{scale}x": ("data_edit",)}.get(name, ())
 
 
 def ratio_to_floor(name: str, series: Mapping[str, Series], scale: int) -> str:
