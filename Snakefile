@@ -77,8 +77,9 @@ def withdraw_stale_paper() -> None:
 onstart:
     # The gate: every input sheet (and the PRISMA counts and bibliography keys) is checked before any job
     # runs, so a bad cell stops the build here with one summary of every problem (file, row, column, value,
-    # rule), and nothing is tabulated, drawn or rendered from data that failed. The validate_sheet jobs
-    # then only write the typed copies the other rules read.
+    # rule), and nothing is tabulated, drawn or rendered from data that failed. Each validate_sheet job
+    # then checks its sheet again (it may run alone, as a target) and writes the typed copy the other rules
+    # read.
     problems = validate_all(Path(RAW), Path(config["bibliography"]))
     if problems:
         print(format_problems(problems), file=sys.stderr)

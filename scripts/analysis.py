@@ -84,10 +84,7 @@ def study_rows(studies: pandas.DataFrame, outcomes: pandas.DataFrame) -> pandas.
 def dose_group_rows(studies: pandas.DataFrame, dose_groups: pandas.DataFrame,
                     regimens: pandas.DataFrame) -> pandas.DataFrame:
     """One row per study and dose group of Table 4, with its daily-dose class."""
-    classes = {
-        group_id: dosing.daily_dose_class(dosing.regimen_from_row(row) for row in rows.to_dict("records"))
-        for group_id, rows in regimens.groupby("group_id", sort=False)
-    }
+    classes = dosing.daily_dose_classes(regimens)
     grouped = dose_groups[dose_groups["dose_group"].isin(list(DOSE_LABELS))].merge(
         studies[["study_id", "first_author", "year"]], on="study_id")
     return grouped.assign(

@@ -67,7 +67,8 @@ from pathlib import Path
 from typing import Literal
 
 import lxml.html
-import yaml
+
+from scripts.values import read_displays
 
 Kind = Literal["bound", "literal", "structure", "table", "path", "figure", "unmarked"]
 KINDS: tuple[Kind, ...] = ("bound", "literal", "structure", "table", "path", "figure", "unmarked")
@@ -425,12 +426,6 @@ def fresh_displays(raw_dir: Path, bib_path: Path) -> dict[str, str]:
     return {key: entry.display for key, entry in registry.items()}
 
 
-def registry_displays(registry_path: Path) -> dict[str, str]:
-    """Key -> display of a written registry (results/values.yml)."""
-    document = yaml.safe_load(registry_path.read_text(encoding="utf-8")) or {}
-    return {key: str(entry["display"]) for key, entry in document.items()}
-
-
 # --- CLI -------------------------------------------------------------------------------------------------
 
 
@@ -458,7 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     html = args.html.read_text(encoding="utf-8")
     pdf_text = read_pdf_text(args.pdf) if args.pdf else None
-    result = audit(html, registry_displays(args.registry), pdf_text)
+    result = audit(html, read_displays(args.registry), pdf_text)
     if args.raw_dir:
         fresh = check_values(result.values, fresh_displays(args.raw_dir, args.bib))
         result = dataclasses.replace(

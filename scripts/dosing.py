@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import pandas
 
 DAYS_PER_MONTH = 28  # the review's "monthly" dose is per 4-week interval, its usual cycle length
 CONVENTIONAL_DAILY_MAX = 0.5  # g/kg/day; "high daily dose" is anything above (review, Results)
@@ -115,13 +118,26 @@ def per_cycle_class(cycle: Range | None) -> Literal["high", "low", "neither", "n
     return "neither"
 
 
+def regimens_by_group(regimens: pandas.DataFrame) -> dict[str, list[Regimen]]:
+    """The parsed regimens of each dose group (column group_id of the regimens sheet), in sheet order."""
+    return {group_id: [regimen_from_row(row) for row in rows.to_dict("records")]
+            for group_id, rows in regimens.groupby("group_id", sort=False)}
+
+
+def daily_dose_classes(regimens: pandas.DataFrame) -> dict[str, DailyClass]:
+    """Each dose group's daily-dose class (:func:`daily_dose_class` of its regimens)."""
+    return {group_id: daily_dose_class(parsed) for group_id, parsed in regimens_by_group(regimens).items()}
+
+
+def decimal(number: float, decimals: int = 2) -> str:
+    """Fixed decimals with trailing zeros dropped: 95.00 -> "95", 13.750 -> "13.75"."""
+    text = f"{number:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def format_range(value: Range | None, decimals: int = 2) -> str:
     """"2", "0.67-1" style text for a range (en dash), trailing zeros dropped; "NA" when unknown."""
     if value is None:
         return "NA"
-
-    def short(number: float) -> str:
-        return f"{number:.{decimals}f}".rstrip("0").rstrip(".")
-
-    low, high = short(value[0]), short(value[1])
+    low, high = decimal(value[0], decimals), decimal(value[1], decimals)
     return low if low == high else f"{low}\u2013{high}"

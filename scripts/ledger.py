@@ -46,10 +46,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-import yaml
-
 from scripts.tables import Column, TableSpec, include_file
-from scripts.values import Value, count
+from scripts.values import Value, count, read_displays
 
 ClaimClass = Literal["reproduced", "differs", "not_derivable"]
 CLASSES: tuple[ClaimClass, ...] = ("reproduced", "differs", "not_derivable")
@@ -212,8 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--registry", type=Path, required=True, help="results/values.yml")
     parser.add_argument("--out", type=Path, required=True, help="results/tables/ledger.md")
     args = parser.parse_args(argv)
-    registry = yaml.safe_load(args.registry.read_text(encoding="utf-8"))
-    classified = classify(load_claims(args.claims), {key: str(entry["display"]) for key, entry in registry.items()})
+    classified = classify(load_claims(args.claims), read_displays(args.registry))
     for c in classified:
         if not c.as_expected:
             print(f"ledger: {c.claim.claim_id} is {c.found_class}, claims.csv expects {c.claim.expected_class}"

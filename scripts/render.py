@@ -98,8 +98,8 @@ INCLUDE_LINE = re.compile(
 FENCE_OPEN = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*?)\s*$")
 RAW_INFO = re.compile(r"^\{=(?P<format>[\w-]+)\}$")
 INLINE_CODE = re.compile(r"(?P<ticks>`+)(?P<code>.+?)(?P=ticks)(?P<attrs>\{[^{}]*\})?")
-# A code span within a paragraph, which may run over a line break.
-CODE_SPAN = re.compile(r"(?P<ticks>`+)(?:(?!(?P=ticks)).)+?(?P=ticks)", re.DOTALL)
+# INLINE_CODE over line breaks: a code span may run on within its paragraph.
+CODE_SPAN = re.compile(INLINE_CODE.pattern, re.DOTALL)
 LINK_TARGET = re.compile(r"\]\((?P<target>[^)]*)\)")
 URL = re.compile(r"<?\b[a-z][a-z0-9+.-]*://[^\s>]*>?", re.IGNORECASE)
 HEADING = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<text>.*?)(?:\s+\{(?P<attrs>[^{}]*)\})?\s*$")
@@ -326,11 +326,6 @@ def epoch_of(current: Revision) -> int:
     return current.epoch if current.epoch is not None else 0
 
 
-def source_date_epoch(root: Path) -> int:
-    """SOURCE_DATE_EPOCH, else the time of the commit (from git or a bundle's BUNDLE.md), else 0."""
-    return epoch_of(revision(root))
-
-
 def tool_versions() -> tuple[tuple[str, str], ...]:
     """Python, Pandoc and the stamped distributions that are installed, with their versions."""
     import pypandoc
@@ -503,19 +498,18 @@ def expand_includes(qmd: Path, root: Path) -> tuple[list[SourceLine], list[Probl
 # Inputs
 
 
-def _image_sources(markdown: str) -> list[str]:
-    """The image paths of a Markdown text, read where Pandoc reads images.
+def _image_sources(lines: Sequence[str], outside_blocks: Sequence[bool]) -> list[str]:
+    """The image paths of a Markdown file's lines, read where Pandoc reads images.
 
-    Outside fenced code and raw blocks and outside code spans; a caption may
-    span lines, as in a paragraph. (A regular expression rather than a Pandoc
-    parse: the Snakefile asks for these inputs on every call, a no-op
-    included, and a Pandoc run cost more than the rest of the DAG. The strace
-    test in tests/test_render.py checks the result against the files a render opens.)
+    Only lines outside fenced code and raw blocks count (``outside_blocks``), and
+    nothing in a code span; a caption may span lines, as in a paragraph. (A
+    regular expression rather than a Pandoc parse: the Snakefile asks for these
+    inputs on every call, a no-op included, and a Pandoc run cost more than the
+    rest of the DAG. The strace test in tests/test_render.py checks the result
+    against the files a render opens.)
     """
-    lines = markdown.splitlines()
-    prose = "\n".join("" if state else line for line, (_, state) in zip(lines, _fenced(lines), strict=True))
-    prose = CODE_SPAN.sub("code", prose)
-    return [image["src"] for image in IMAGE.finditer(prose)]
+    prose = "\n".join(line if outside else "" for line, outside in zip(lines, outside_blocks, strict=True))
+    return [image["src"] for image in IMAGE.finditer(CODE_SPAN.sub("code", prose))]
 
 
 def manuscript_files(qmd: Path, root: Path) -> set[Path]:
@@ -534,15 +528,15 @@ def manuscript_files(qmd: Path, root: Path) -> set[Path]:
         found.add(path)
         if not path.is_file():
             continue
-        text = path.read_text(encoding="utf-8")
-        lines = text.splitlines()
-        for line, (_, where) in zip(lines, _fenced(lines), strict=True):
-            match = INCLUDE_LINE.match(line) if where is None else None
+        lines = path.read_text(encoding="utf-8").splitlines()
+        outside_blocks = [where is None for _, where in _fenced(lines)]
+        for line, outside in zip(lines, outside_blocks, strict=True):
+            match = INCLUDE_LINE.match(line) if outside else None
             if match:
                 pending.append(_include_target(match, qmd.parent, root))
         found.update(
             _project_file(source, qmd.parent, root)
-            for source in _image_sources(text)
+            for source in _image_sources(lines, outside_blocks)
             if not (URL.match(source) or source.startswith("data:"))
         )
     return found

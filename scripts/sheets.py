@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -450,14 +451,17 @@ def _dose_group_rules(sheet: Sheet, studies: Sheet | None, outcomes: Sheet | Non
                           f"group_id must be '<study_id>-<high|low|none>' matching study_id and dose_group ({study_id}-{suffix})")
     if not sheet.complete:
         return  # an unread row would look like a missing group (see Sheet)
+    members_of: dict[object, list[tuple[Row, int]]] = {}
+    for row, number in zip(sheet.rows, sheet.row_numbers):
+        members_of.setdefault(row.get("study_id"), []).append((row, number))
+    outcome_of = _index(outcomes, "study_id")
     for study_id, study in _index(studies, "study_id").items():
-        members = [(r, n) for r, n in zip(sheet.rows, sheet.row_numbers) if r.get("study_id") == study_id]
+        members = members_of.get(study_id, [])
         if not members:
             yield Problem(str(sheet.path), None, "study_id", str(study_id), "every study needs at least one dose-group row")
             continue
         first_row = members[0][1]
-        totals = {"patients": study.get("patients"),
-                  "responders": _index(outcomes, "study_id").get(study_id, {}).get("responders")}
+        totals = {"patients": study.get("patients"), "responders": outcome_of.get(study_id, {}).get("responders")}
         for column, expected in totals.items():
             values = [r.get(column) for r, _ in members]
             if _known(expected) and all(_known(v) for v in values) and sum(values) != expected:
@@ -504,16 +508,29 @@ def _usable(other: Sheet | None) -> Sheet | None:
     return other if other is not None and other.complete else None
 
 
-def validate_sheet(sheet: str, raw_dir: Path, bib_path: Path | None = None,
-                   schema_dir: Path = SCHEMA_DIR) -> tuple[Sheet | None, list[Problem]]:
-    """Every problem of one sheet: schema, keys, and the cross-field rules that read the sheets it depends on."""
-    schema = load_schema(sheet, schema_dir)
-    parsed, problems = read_sheet(sheet, raw_dir / f"{sheet}.csv", schema)
+SheetReader = Callable[[str], tuple[Sheet | None, list[Problem]]]
+
+
+def sheet_reader(raw_dir: Path, schema_dir: Path = SCHEMA_DIR) -> SheetReader:
+    """Reads a named sheet of ``raw_dir`` with its schema."""
+    def read(name: str) -> tuple[Sheet | None, list[Problem]]:
+        return read_sheet(name, raw_dir / f"{name}.csv", load_schema(name, schema_dir))
+    return read
+
+
+def validate_sheet(sheet: str, raw_dir: Path, bib_path: Path | None = None, schema_dir: Path = SCHEMA_DIR,
+                   read: SheetReader | None = None) -> tuple[Sheet | None, list[Problem]]:
+    """Every problem of one sheet: schema, keys, and the cross-field rules that read the sheets it depends on.
+
+    ``read`` reads this sheet and those it depends on (default: :func:`sheet_reader`); validate_all passes
+    one that reads each sheet once.
+    """
+    read = read or sheet_reader(raw_dir, schema_dir)
+    parsed, read_problems = read(sheet)
     if parsed is None:
-        return None, problems
-    problems += _primary_key_problems(parsed, schema)
-    others = {name: _usable(read_sheet(name, raw_dir / f"{name}.csv", load_schema(name, schema_dir))[0])
-              for name in SHEET_DEPENDENCIES[sheet]}
+        return None, read_problems
+    problems = [*read_problems, *_primary_key_problems(parsed, load_schema(sheet, schema_dir))]
+    others = {name: _usable(read(name)[0]) for name in SHEET_DEPENDENCIES[sheet]}
     if sheet == "studies":
         bib_keys, bib_problems = _bib_keys(bib_path) if bib_path else (None, [])
         problems += bib_problems
@@ -533,9 +550,11 @@ def validate_all(raw_dir: Path, bib_path: Path | None = None, schema_dir: Path =
     """Every problem in every sheet, the PRISMA sheet included, for the single summary message."""
     from scripts.prisma import find_problems
 
+    # Each sheet is read once, though the cross-sheet rules of several others read it too.
+    read = functools.cache(sheet_reader(raw_dir, schema_dir))
     problems: list[Problem] = []
     for sheet in SHEETS:
-        problems += validate_sheet(sheet, raw_dir, bib_path, schema_dir)[1]
+        problems += validate_sheet(sheet, raw_dir, bib_path, schema_dir, read)[1]
     return problems + find_problems(raw_dir / PRISMA_SHEET)
 
 

@@ -59,7 +59,7 @@ def _text(value: object) -> str:
     if pandas.isna(value):
         return NOT_AVAILABLE
     if isinstance(value, float):
-        return dosing.format_range((value, value))
+        return dosing.decimal(value)
     return str(value)
 
 
@@ -169,8 +169,7 @@ def dose_groups_table(studies: pandas.DataFrame, dose_groups: pandas.DataFrame,
     """Table 4: high- vs low-dose groups as the review assigns them, with the dose computed from the regimen."""
     authors = dict(zip(studies["study_id"], studies["first_author"]))
     computed: dict[str, tuple[str, str, str]] = {}
-    for group_id, rows in regimens.groupby("group_id", sort=False):
-        parsed = [dosing.regimen_from_row(row) for row in rows.to_dict("records")]
+    for group_id, parsed in dosing.regimens_by_group(regimens).items():
         computed[group_id] = (
             "; ".join(dosing.format_range(dosing.per_cycle(r)) for r in parsed),
             "; ".join(dosing.format_range(dosing.per_day(r)) for r in parsed),

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from scripts import dosing
+from scripts.dosing import decimal
+from scripts.sheets import YAML_LOADER
 
 if TYPE_CHECKING:
     import pandas
@@ -49,12 +51,6 @@ class Value:
     display: str
     description: str
     made_by: str = MADE_BY
-
-
-def decimal(number: float, decimals: int = 2) -> str:
-    """Fixed decimals with trailing zeros dropped: 95.00 -> "95", 13.750 -> "13.75"."""
-    text = f"{number:.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def percent(part: float, whole: float, decimals: int = 2) -> str:
@@ -189,11 +185,7 @@ def dose_values(dose_groups: pandas.DataFrame, regimens: pandas.DataFrame) -> li
     high = grouped[grouped["dose_group"] == "high"]
     low = grouped[grouped["dose_group"] == "low"]
     total = int(grouped["patients"].sum())
-    classes = {
-        group_id: dosing.daily_dose_class(dosing.regimen_from_row(row) for row in rows.to_dict("records"))
-        for group_id, rows in regimens.groupby("group_id", sort=False)
-    }
-    daily = high.assign(daily_class=high["group_id"].map(classes))
+    daily = high.assign(daily_class=high["group_id"].map(dosing.daily_dose_classes(regimens)))
     by_class = daily.groupby("daily_class")["patients"].sum()
     values = [
         count("dose_grouped_patients", total, "Patients in Table 4's dose groups"),
@@ -452,9 +444,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def keys_in(registry_path: Path) -> Iterable[str]:
-    """The keys of a written registry."""
-    return yaml.safe_load(registry_path.read_text(encoding="utf-8")).keys()
+def read_displays(registry_path: Path) -> dict[str, str]:
+    """Key -> display text of a written registry (results/values.yml): what the text must show."""
+    document = yaml.load(registry_path.read_text(encoding="utf-8"), Loader=YAML_LOADER) or {}
+    return {key: str(entry["display"]) for key, entry in document.items()}
 
 
 if __name__ == "__main__":

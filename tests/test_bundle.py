@@ -22,6 +22,7 @@ import yaml
 
 from scripts.bundle import OUTPUTS, BundleError, folder_name, render_engine, write_bundle, write_zip
 from scripts.sheets import SHEETS
+from tests.fixed_git import run_git
 from tests.project_copy import build, copy_project
 
 # The review's publication year, so that the commit time is known and far from the clock.
@@ -43,17 +44,8 @@ def pandoc_path_env() -> dict[str, str]:
 
 
 def git(project: Path, *args: str) -> str:
-    """Run git in ``project`` with a fixed identity and commit date; return its output."""
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "bundle test",
-        "GIT_AUTHOR_EMAIL": "bundle@example.org",
-        "GIT_COMMITTER_NAME": "bundle test",
-        "GIT_COMMITTER_EMAIL": "bundle@example.org",
-        "GIT_AUTHOR_DATE": COMMIT_DATE,
-        "GIT_COMMITTER_DATE": COMMIT_DATE,
-    }
-    return subprocess.run(["git", *args], cwd=project, env=env, capture_output=True, text=True, check=True).stdout
+    """Run git in ``project`` with the tests' fixed identity, committing at COMMIT_DATE."""
+    return run_git(project, *args, date=COMMIT_DATE)
 
 
 def rebuild_commands(bundle_md: str) -> list[str]:

@@ -31,6 +31,7 @@ from bs4 import BeautifulSoup
 from matplotlib.figure import Figure
 
 from scripts import render
+from tests.fixed_git import run_git
 from scripts.bundle import Provenance, bundle_readme
 from scripts.render import RenderError, lint_manuscript
 
@@ -185,19 +186,14 @@ def text_of(element) -> str:
     return " ".join(element.get_text().split())
 
 
+def render_command(qmd: Path, out: Path) -> list[str]:
+    """The render CLI on ``qmd``, writing to ``out``, with the Pandoc engine."""
+    return [sys.executable, "-m", "scripts.render", "--qmd", str(qmd), "--output-dir", str(out), "--engine", "pandoc"]
+
+
 def run_cli(qmd: Path, out: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scripts.render",
-            "--qmd",
-            str(qmd),
-            "--output-dir",
-            str(out),
-            "--engine",
-            "pandoc",
-        ],
+        render_command(qmd, out),
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -553,19 +549,8 @@ def test_quarto_engine_moves_outputs_up(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def git(root: Path, *args: str) -> str:
-    """Run git in ``root`` with a fixed identity and commit time; return its output."""
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "render test",
-        "GIT_AUTHOR_EMAIL": "render@example.org",
-        "GIT_COMMITTER_NAME": "render test",
-        "GIT_COMMITTER_EMAIL": "render@example.org",
-        "GIT_AUTHOR_DATE": COMMIT_TIME,
-        "GIT_COMMITTER_DATE": COMMIT_TIME,
-    }
-    return subprocess.run(
-        ["git", *args], cwd=root, env=env, capture_output=True, text=True, check=True
-    ).stdout
+    """Run git in ``root`` with the tests' fixed identity, committing at COMMIT_TIME."""
+    return run_git(root, *args, date=COMMIT_TIME)
 
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -936,20 +921,7 @@ def listed_and_read(root: Path, qmd: Path, out: Path) -> tuple[set[Path], set[Pa
         text=True,
         check=True,
     ).stdout.splitlines()
-    read = project_files_read(
-        root,
-        [
-            sys.executable,
-            "-m",
-            "scripts.render",
-            "--qmd",
-            str(qmd),
-            "--output-dir",
-            str(out),
-            "--engine",
-            "pandoc",
-        ],
-    )
+    read = project_files_read(root, render_command(qmd, out))
     return {Path(name) for name in listed}, read
 
 
