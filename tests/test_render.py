@@ -191,6 +191,17 @@ def render_command(qmd: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "scripts.render", "--qmd", str(qmd), "--output-dir", str(out), "--engine", "pandoc"]
 
 
+def listed_inputs(qmd: Path, cwd: Path) -> list[str]:
+    """What ``python -m scripts.render --list-inputs`` prints for ``qmd``, run in ``cwd``, one path a line."""
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.render", "--qmd", str(qmd), "--list-inputs"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+
+
 def run_cli(qmd: Path, out: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         render_command(qmd, out),
@@ -819,14 +830,7 @@ over a line break ![code](../results/figures/not-an-input.svg)``.
 
 def test_list_inputs_prints_one_path_per_line(tmp_path: Path) -> None:
     qmd = make_project(tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-m", "scripts.render", "--qmd", str(qmd), "--list-inputs"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert result.stdout.splitlines() == [path.as_posix() for path in render.render_inputs(qmd)]
+    assert listed_inputs(qmd, REPO_ROOT) == [path.as_posix() for path in render.render_inputs(qmd)]
     assert not (tmp_path / "_manuscript").exists()
 
 
@@ -914,13 +918,7 @@ needs_strace = pytest.mark.skipif(shutil.which("strace") is None, reason="strace
 
 def listed_and_read(root: Path, qmd: Path, out: Path) -> tuple[set[Path], set[Path]]:
     """The inputs ``--list-inputs`` gives, and the project files a Pandoc render reads."""
-    listed = subprocess.run(
-        [sys.executable, "-m", "scripts.render", "--qmd", str(qmd), "--list-inputs"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
+    listed = listed_inputs(qmd, root)
     read = project_files_read(root, render_command(qmd, out))
     return {Path(name) for name in listed}, read
 
