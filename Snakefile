@@ -4,7 +4,7 @@
 #   data/raw/prisma.csv --prisma--> results/figures/prisma.* +--> results/figures/*.svg ---+--> _manuscript/
 #                                                             +--> results/values.yml -----+    index.html
 #                                                                                                index.pdf
-# Rules are thin: each calls one module of scripts/ (python -m scripts.<module>), where the logic and its
+# Rules are thin: each calls one module of engine/ (or of scripts/, this review's own) (python -m engine.<module>), where the logic and its
 # tests live. Figures are SVG only: the paper embeds the SVG in HTML and PDF alike. Every rule logs to
 # results/logs/ and prints its output too, so a failure is shown in place.
 
@@ -19,8 +19,8 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 sys.path.insert(0, workflow.basedir)
-from scripts.render import record_render_settings, render_inputs  # noqa: E402
-from scripts.sheets import SHEET_DEPENDENCIES, SHEETS, format_problems, validate_all  # noqa: E402
+from engine.render import record_render_settings, render_inputs  # noqa: E402
+from engine.sheets import SHEET_DEPENDENCIES, SHEETS, format_problems, validate_all  # noqa: E402
 
 configfile: "config/config.yaml"
 
@@ -37,7 +37,7 @@ envvars:
 
 
 PYTHON = sys.executable
-# Jobs run `python -m scripts.<module>`: put this interpreter's folder first on PATH so that `python` is the
+# Jobs run `python -m engine.<module>`: put this interpreter's folder first on PATH so that `python` is the
 # one Snakemake runs under (the project's virtualenv) even when the virtualenv is not activated.
 SEARCH_PATH = os.environ["PATH"]
 os.environ["PATH"] = os.pathsep.join([os.path.dirname(PYTHON), SEARCH_PATH])
@@ -59,14 +59,14 @@ wildcard_constraints:
 
 
 def withdraw_stale_paper() -> None:
-    """Rename a paper older than its sources to *.STALE.* (scripts/staleness.py), so that a failed build
+    """Rename a paper older than its sources to *.STALE.* (engine/staleness.py), so that a failed build
     never leaves one in place that looks current."""
-    from scripts.staleness import report, withdraw_stale_outputs, workflow_inputs
+    from engine.staleness import report, withdraw_stale_outputs, workflow_inputs
 
     sources = workflow_inputs(
         Path("."),
-        ["Snakefile", "_quarto.yml", "config/**/*.yaml", f"{RAW}/*", "manuscript/**/*", "scripts/**/*.py",
-         "scripts/**/*.lua", f"{RESULTS}/**/*"],
+        ["Snakefile", "_quarto.yml", "config/**/*.yaml", f"{RAW}/*", "manuscript/**/*", "engine/**/*.py", "scripts/**/*.py",
+         "engine/**/*.lua", f"{RESULTS}/**/*"],
         exclude_dirs=[LOGS],
     )
     message = report(withdraw_stale_outputs(Path(OUT), sources))
@@ -137,7 +137,7 @@ rule validate_sheet:
         "Validating {input.sheet} against {input.schema}"
     input:
         unpack(validation_inputs),
-        code="scripts/sheets.py",
+        code="engine/sheets.py",
     output:
         report(
             f"{RESULTS}/validated/{{sheet}}.csv",
@@ -155,7 +155,7 @@ rule validate_sheet:
         # Only the studies sheet cites the bibliography (its ref_key column), so only its job reads it.
         bib=lambda wildcards, input: f"--bib {input.bib}" if input.get("bib") else "",
     shell:
-        "python -m scripts.sheets validate --sheet {wildcards.sheet} --raw-dir {params.raw} {params.bib}"
+        "python -m engine.sheets validate --sheet {wildcards.sheet} --raw-dir {params.raw} {params.bib}"
         " --out {output} 2>&1 | tee {log}"
 
 
@@ -164,7 +164,7 @@ rule prisma:
         "Checking the PRISMA counts and drawing the flow diagram"
     input:
         sheet=f"{RAW}/prisma.csv",
-        code="scripts/prisma.py",
+        code="engine/prisma.py",
     output:
         svg=report(
             f"{RESULTS}/figures/prisma.svg",
@@ -178,7 +178,7 @@ rule prisma:
     conda:
         "environment.yml"
     shell:
-        "python -m scripts.prisma --sheet {input.sheet} --svg {output.svg} --counts {output.counts} 2>&1 | tee {log}"
+        "python -m engine.prisma --sheet {input.sheet} --svg {output.svg} --counts {output.counts} 2>&1 | tee {log}"
 
 
 rule tables:
@@ -188,7 +188,7 @@ rule tables:
         # One job for the four tables: each would otherwise start its own Python with pandas and
         # great-tables, which costs more than building all four.
         sheets=expand(f"{RESULTS}/validated/{{sheet}}.csv", sheet=TABLE_SHEETS),
-        code=["scripts/tables.py", "scripts/dosing.py"],
+        code=["engine/tables.py", "scripts/dosing.py"],
     output:
         expand(f"{RESULTS}/tables/{{table}}.md", table=TABLES),
     log:
@@ -198,7 +198,7 @@ rule tables:
     params:
         validated=lambda wildcards, input: os.path.dirname(input.sheets[0]),
     shell:
-        "python -m scripts.tables --validated-dir {params.validated} --out {output} 2>&1 | tee {log}"
+        "python -m engine.tables --validated-dir {params.validated} --out {output} 2>&1 | tee {log}"
 
 
 rule figure_response:
@@ -232,7 +232,7 @@ rule meta_analysis:
             f"{RESULTS}/validated/{{sheet}}.csv",
             sheet=["studies", "outcomes", "dose_groups", "regimens", "aggregates"],
         ),
-        code=["scripts/analysis.py", "scripts/meta_analysis.py", "scripts/forest_plot.py", "scripts/dosing.py"],
+        code=["engine/analysis.py", "engine/meta_analysis.py", "engine/forest_plot.py", "scripts/dosing.py"],
     output:
         values=f"{RESULTS}/derived/meta_analysis.json",
         forest=report(
@@ -257,7 +257,7 @@ rule meta_analysis:
     params:
         validated=lambda wildcards, input: os.path.dirname(input.sheets[0]),
     shell:
-        "python -m scripts.analysis --validated-dir {params.validated} --out {output.values}"
+        "python -m engine.analysis --validated-dir {params.validated} --out {output.values}"
         " --forest {output.forest} --forest-dose {output.forest_dose} 2>&1 | tee {log}"
 
 
@@ -269,8 +269,8 @@ rule values:
         prisma=rules.prisma.output.counts,
         analysis=rules.meta_analysis.output.values,
         claims="data/published/claims.csv",
-        # scripts/ledger.py builds its appendix table with scripts/tables.py, and imports it.
-        code=["scripts/values.py", "scripts/dosing.py", "scripts/ledger.py", "scripts/tables.py"],
+        # engine/ledger.py builds its appendix table with engine/tables.py, and imports it.
+        code=["engine/values.py", "scripts/dosing.py", "engine/ledger.py", "engine/tables.py"],
     output:
         registry=report(
             f"{RESULTS}/values.yml",
@@ -286,7 +286,7 @@ rule values:
     params:
         validated=lambda wildcards, input: os.path.dirname(input.sheets[0]),
     shell:
-        "python -m scripts.values --validated-dir {params.validated} --prisma-counts {input.prisma}"
+        "python -m engine.values --validated-dir {params.validated} --prisma-counts {input.prisma}"
         " --analysis {input.analysis} --claims {input.claims} --out {output.registry} --meta-out {output.meta}"
         " 2>&1 | tee {log}"
 
@@ -297,7 +297,7 @@ rule ledger_table:
     input:
         claims="data/published/claims.csv",
         registry=rules.values.output.registry,
-        code=["scripts/ledger.py", "scripts/tables.py"],
+        code=["engine/ledger.py", "engine/tables.py"],
     output:
         f"{RESULTS}/tables/ledger.md",
     log:
@@ -305,7 +305,7 @@ rule ledger_table:
     conda:
         "environment.yml"
     shell:
-        "python -m scripts.ledger --claims {input.claims} --registry {input.registry} --out {output}"
+        "python -m engine.ledger --claims {input.claims} --registry {input.registry} --out {output}"
         " 2>&1 | tee {log}"
 
 
@@ -314,7 +314,7 @@ rule table_view:
         "Writing the report's view of table {wildcards.table}"
     input:
         md=f"{RESULTS}/tables/{{table}}.md",
-        code=["scripts/report_views.py", "scripts/render.py"],
+        code=["engine/report_views.py", "engine/render.py"],
     output:
         report(
             f"{RESULTS}/report/tables/{{table}}.html",
@@ -327,12 +327,12 @@ rule table_view:
     conda:
         "environment.yml"
     shell:
-        "python -m scripts.report_views --md {input.md} --title 'Table {wildcards.table}'"
+        "python -m engine.report_views --md {input.md} --title 'Table {wildcards.table}'"
         " --out {output} 2>&1 | tee {log}"
 
 
 def render_rule_inputs(wildcards):
-    """The manuscript, every file its render reads (scripts/render.py finds them in the sources), and the
+    """The manuscript, every file its render reads (engine/render.py finds them in the sources), and the
     render's settings that are no file (the engine, the build stamp with its commit, date and tools),
     written to a file only when they change, so that a new commit or engine renders the paper again."""
     qmd = config["manuscript"]
@@ -365,5 +365,5 @@ rule render:
         # when it changes.
         engine=lambda wildcards, input: config["render_engine"],
     shell:
-        "python -m scripts.render --qmd {input.qmd} --output-dir {params.out} --engine {params.engine}"
+        "python -m engine.render --qmd {input.qmd} --output-dir {params.out} --engine {params.engine}"
         " 2>&1 | tee {log}"

@@ -82,7 +82,7 @@ def capture(source, *args, **kwargs):
     Path(sys.argv[1]).write_bytes(source if isinstance(source, bytes) else str(source).encode())
     return compile_with_warnings(source, *args, **kwargs)
 typst.compile_with_warnings = capture
-from scripts import render
+from engine import render
 sys.exit(render.main(["--qmd", "manuscript/index.qmd", "--output-dir", sys.argv[2]]))
 """
 COMPILE_TYPST = ("import sys, typst; "

@@ -260,7 +260,7 @@ def generate(source: Path, target: Path, scale: int, seed: int) -> int:
 
 def check(project: Path) -> subprocess.CompletedProcess[str]:
     """The project's own check of every sheet (schemas, cross-sheet rules, PRISMA, bibliography keys)."""
-    return subprocess.run([sys.executable, "-m", "scripts.sheets", "check", "--raw-dir", str(RAW),
+    return subprocess.run([sys.executable, "-m", "engine.sheets", "check", "--raw-dir", str(RAW),
                            "--bib", str(BIB)], cwd=project, capture_output=True, text=True, check=False)
 
 

@@ -85,7 +85,7 @@ def response_by_study(studies: pandas.DataFrame, outcomes: pandas.DataFrame,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from scripts.sheets import read_validated
+    from engine.sheets import read_validated
 
     parser = argparse.ArgumentParser(description="Draw the response-by-study figure.")
     parser.add_argument("--validated-dir", type=Path, required=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.sheets import SHEETS, validate_sheet, write_validated
+from engine.sheets import SHEETS, validate_sheet, write_validated
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = REPO / "data" / "raw"

@@ -1,0 +1,466 @@
+"""Audit every number in the rendered paper: each one is computed, quoted, generated or data.
+
+Usage::
+
+    python -m engine.audit --html _manuscript/index.html [--pdf _manuscript/index.pdf] \
+        --registry results/values.yml [--raw-dir data/raw]
+
+It prints how many numbers of each kind it found and exits 1 listing every problem with its sentence.
+
+**Numbers.** A numeric token is a run of digits with its decimals, thousands commas and percent sign, and
+ranges and ratios joined by a dash, slash or colon: ``17``, ``46.2``, ``95%``, ``2–2.1``, ``76/80``,
+``1:2.43``. Tokens are found text node by text node of the visible body (front matter, abstract, prose,
+headings, lists, captions, tables), so a digit inside a word is found too (``inhibitor-1``, ``PGE1``; the
+manuscript writes ``β[2]{.lit}-GPI``) and a digit typed right next to a value span is a token of its own.
+Not numeric tokens: superscript and subscript digits (in this text they are notation, ``τ²``, ``I²``,
+``χ²``; a power like ``10⁶`` still shows its base), Roman numerals, and numbers spelt out in words, which
+the report lists as notes without failing. Attributes (``title``, ``alt``, ``aria-label``) are not text:
+an image's alt text repeats its caption, which is audited; ``<style>`` and ``<script>`` are not text either.
+
+**Kinds.** The innermost mark around a token decides its kind:
+
+==============  ==================================================================================
+``bound``       inside ``span.value``: a registry value (its whole text is checked, see below)
+``literal``     inside ``span.lit``: a fact quoted from the literature, marked by the author
+``structure``   written by the render, not by the author: cross-reference link text, section and
+                table-of-contents numbers, caption prefixes ("Figure 1:"), the citation links (a
+                locator typed inside a citation, "p. 33", is *not* exempt), the bibliography
+                (``div#refs``), footnote and affiliation marks, and the date and build stamp of the
+                title block
+``table``       inside a great-tables ``table.gt_table`` (cells, column labels, row groups, notes):
+                the table test compares these with data/raw cell by cell. A caption or title *inside*
+                the table is prose again, and so is the table's ``figcaption``
+``path``        an inline ``<code>`` that is a file path as a whole (``data/raw/prisma.csv``): a digit
+                in a file name names a file and states nothing. Any other code span is prose
+``figure``      text of an inline ``<svg>``: drawn by the figure rules from the validated sheets, so
+                data, not prose. Figures embedded as images (``<img src="data:…">``, as the render
+                writes them) hold no HTML text at all, so nothing of theirs is seen here
+``unmarked``    anything else: a number typed by hand. Every one fails the audit
+==============  ==================================================================================
+
+**Values.** The text of every ``span.value`` must equal the display of its key (whitespace collapsed): an
+unknown key and a stale display both fail. The CLI compares with the written registry (``--registry``)
+and, given ``--raw-dir``, also with :func:`fresh_displays`, which recomputes the displays from the raw
+sheets the way the pipeline's rules do, without reading ``results/``.
+
+**PDF.** The PDF carries no markup, so its check can only count strings in pypdf's text: every bound
+display and every literal must occur in the PDF text, as a whole token, at least as often as in the HTML's
+audited text. The limits: it cannot tell which occurrence is which, so a lost number is caught only when no
+other occurrence of the same string (a table cell, a figure label, a page number) makes up the count,
+which makes it weak for short numbers such as "1"; figure text drawn into the PDF (the HTML has it only as
+an image) and page numbers can only raise the PDF's counts; a number the HTML never shows whole (the
+"1" of "inhibitor-1") cannot be counted and is left out; text only in the PDF (a raw Typst block) is never
+audited; and extraction follows pypdf's reading order, so line breaks are joined back
+(hyphenation; breaks after dashes and slashes) before counting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Literal
+
+import lxml.html
+
+from engine.values import read_displays
+
+Kind = Literal["bound", "literal", "structure", "table", "path", "figure", "unmarked"]
+KINDS: tuple[Kind, ...] = ("bound", "literal", "structure", "table", "path", "figure", "unmarked")
+
+# Vulgar fractions are numbers too, though not Unicode decimals. Superscript and subscript digits are not:
+# in this text they are notation (τ², I², χ²); a power such as 10⁶ still shows its base 10.
+_DIGIT = r"(?:\d|[\u00bc-\u00be\u2150-\u215f])"
+_NUMBER = rf"{_DIGIT}+(?:,\d{{3}}(?!\d))*(?:\.\d+)?%?"
+# A sign counts only where it cannot be a word's hyphen ("inhibitor-1" is the number 1).
+_SIGN = r"(?:(?<![\w.])[-−+])?"
+NUMERIC_TOKEN = re.compile(rf"{_SIGN}{_NUMBER}(?:[–—\-/:]{_NUMBER})*")
+
+# Cardinals from two up: "one", "first" and "once" are too often not counts to be worth listing.
+_NUMBER_WORDS = re.compile(
+    r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen"
+    r"|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand"
+    r"|dozen)\b", re.IGNORECASE)
+
+# Inline elements do not end a sentence's block; any other element does.
+_INLINE = frozenset({"a", "abbr", "b", "bdi", "bdo", "br", "cite", "code", "data", "del", "dfn", "em", "i",
+                     "img", "ins", "kbd", "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup",
+                     "time", "u", "var", "wbr"})
+_INVISIBLE = frozenset({"script", "style", "template"})
+# A letter somewhere, and either a folder separator or a file extension: "76/80" and "3.5" are not paths.
+_FILE_PATH = re.compile(r"^(?=.*[A-Za-z])(?:(?:[\w.-]+/)+[\w.-]*|[\w-]+(?:\.[A-Za-z][A-Za-z0-9]{0,5})+)$")
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+_WHITESPACE = re.compile(r"\s+")
+
+
+@dataclasses.dataclass(frozen=True)
+class Token:
+    """One number of the rendered text."""
+
+    text: str
+    kind: Kind
+    sentence: str  # the sentence (or table cell, heading, caption) around it, whitespace collapsed
+    word: str  # the whitespace-delimited word holding it: "PGE1" for the token "1"
+    where: str  # "sec-efficacy p", "tbl-efficacy row 9 tbl-efficacy-gt-responders", ...
+    reads: str  # the number as the text reads it across marks: "80%" for the literal "80" before "%"
+    key: str | None = None  # the registry key of a bound token
+
+
+@dataclasses.dataclass(frozen=True)
+class ValueSpan:
+    """One ``span.value`` of the HTML, with its displayed text."""
+
+    key: str
+    text: str
+    sentence: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One reason the audit fails."""
+
+    rule: str  # unmarked | unknown-key | stale-value | pdf-missing | pdf-count
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditResult:
+    """What the audit saw (every number, every value span) and what fails it."""
+
+    tokens: tuple[Token, ...]
+    values: tuple[ValueSpan, ...]
+    findings: tuple[Finding, ...]
+    spelled: tuple[str, ...] = ()  # sentences with a number spelt out in words: shown, not failed
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def counts(self) -> dict[Kind, int]:
+        """Tokens per kind, every kind present (0 when none)."""
+        found = Counter(token.kind for token in self.tokens)
+        return {kind: found.get(kind, 0) for kind in KINDS}
+
+
+# --- reading the HTML ------------------------------------------------------------------------------------
+
+
+def _classes(element: lxml.html.HtmlElement) -> set[str]:
+    return set((element.get("class") or "").split())
+
+
+def _structure(element: lxml.html.HtmlElement) -> bool:
+    """Elements whose numbers the render writes: numbering, citations, bibliography, marks, title-block data."""
+    tag, classes = element.tag, _classes(element)
+    return (
+        (tag == "a" and ("quarto-xref" in classes or "footnote-ref" in classes or "footnote-back" in classes
+                         or element.get("role") == "doc-biblioref"))
+        or (tag == "span" and bool(classes & {"header-section-number", "toc-section-number",
+                                              "quarto-float-caption-prefix"}))
+        or (tag == "sup" and bool(classes & {"affiliation-marks", "affiliation-mark"}))
+        or element.get("id") == "refs"
+        or (tag == "p" and bool(classes & {"date", "build-stamp"}) and _in_title_block(element))
+    )
+
+
+def _in_title_block(element: lxml.html.HtmlElement) -> bool:
+    return any(parent.get("id") == "title-block-header" for parent in element.iterancestors())
+
+
+def _kind_of(element: lxml.html.HtmlElement, inherited: Kind, key: str | None) -> tuple[Kind, str | None]:
+    """The kind of the text directly inside ``element``, given the kind around it; the innermost mark wins."""
+    tag, classes = element.tag, _classes(element)
+    if tag == "span" and "value" in classes:
+        return "bound", element.get("data-key") or ""
+    if tag == "span" and "lit" in classes:
+        return "literal", None
+    if tag == "svg":
+        return "figure", None
+    if tag == "table" and "gt_table" in classes:
+        return "table", None
+    if inherited == "table" and (tag == "caption" or classes & {"gt_heading", "gt_title", "gt_subtitle"}):
+        return "unmarked", None
+    if tag == "code" and _FILE_PATH.match(element.text_content().strip()):
+        return "path", None
+    if _structure(element):
+        return "structure", None
+    return inherited, key
+
+
+@dataclasses.dataclass(frozen=True)
+class _Piece:
+    """A text node with what the walk knew about it."""
+
+    text: str
+    kind: Kind
+    key: str | None
+    mark: lxml.html.HtmlElement | None  # the element that gave the kind (the span.value of a bound piece)
+    block: lxml.html.HtmlElement
+    where: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _Located:
+    """A piece, the whole text of its block, and where in that text the piece starts."""
+
+    piece: _Piece
+    block_text: str
+    offset: int
+
+    def sentence(self, start: int, end: int) -> str:
+        """The sentence around ``piece.text[start:end]``."""
+        return _sentence(self.block_text, self.offset + start, self.offset + end)
+
+    def word(self, start: int, end: int) -> str:
+        return _word(self.block_text, self.offset + start, self.offset + end)
+
+    def reads(self, start: int, end: int) -> str:
+        """The numeric token of the block's text that holds ``piece.text[start:end]``."""
+        start, end = self.offset + start, self.offset + end
+        return next((m.group() for m in NUMERIC_TOKEN.finditer(self.block_text)
+                     if m.start() <= start and end <= m.end()), self.block_text[start:end])
+
+
+def _where(element: lxml.html.HtmlElement, block: lxml.html.HtmlElement) -> str:
+    """A human-readable place: the nearest section, figure or table id, then the block (and a cell's row)."""
+    anchor = next((e.get("id") for e in (element, *element.iterancestors())
+                   if (e.get("id") or "").startswith(("sec-", "fig-", "tbl-", "title-block", "refs"))), "body")
+    if block.tag in ("td", "th"):
+        table = next(block.iterancestors("table"), None)
+        rows = list(table.iter("tr")) if table is not None else []
+        row = rows.index(block.getparent()) if block.getparent() in rows else -1
+        return f"{anchor} row {row} {block.get('headers') or block.get('class') or block.tag}"
+    return f"{anchor} {block.tag}"
+
+
+def _walk(element: lxml.html.HtmlElement, kind: Kind, key: str | None, mark: lxml.html.HtmlElement | None,
+          block: lxml.html.HtmlElement) -> Iterator[_Piece]:
+    """Every visible text node under ``element`` in document order, with its kind and block."""
+    if not isinstance(element.tag, str) or element.tag in _INVISIBLE:
+        return
+    marked = _kind_of(element, kind, key)
+    if marked != (kind, key):
+        (kind, key), mark = marked, element
+    if element.tag not in _INLINE:
+        block = element
+    if element.text:
+        yield _Piece(element.text, kind, key, mark, block, _where(element, block))
+    for child in element:
+        yield from _walk(child, kind, key, mark, block)
+        if child.tail:
+            yield _Piece(child.tail, kind, key, mark, block, _where(element, block))
+
+
+def _sentence(text: str, start: int, end: int) -> str:
+    """The sentence of ``text`` that holds ``text[start:end]``, whitespace collapsed."""
+    begin = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
+    stop = next((m.end() for m in _SENTENCE_END.finditer(text, end)), len(text))
+    return _normal(text[begin:stop])
+
+
+def _word(text: str, start: int, end: int) -> str:
+    """The whitespace-delimited word of ``text`` around ``text[start:end]``."""
+    left = len(re.search(r"\S*\Z", text[:start]).group())
+    right = len(re.match(r"\S*", text[end:]).group())
+    return text[start - left:end + right]
+
+
+def _normal(text: str) -> str:
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def _locate(body: lxml.html.HtmlElement) -> list[_Located]:
+    """Every visible text piece of the body, with its block's text."""
+    pieces = list(_walk(body, "unmarked", None, None, body))
+    parts: dict[lxml.html.HtmlElement, list[str]] = {}
+    offsets = []
+    for piece in pieces:
+        block_parts = parts.setdefault(piece.block, [])
+        offsets.append(sum(map(len, block_parts)))
+        block_parts.append(piece.text)
+    texts = {block: "".join(block_parts) for block, block_parts in parts.items()}
+    return [_Located(piece, texts[piece.block], offset) for piece, offset in zip(pieces, offsets, strict=True)]
+
+
+class Rendered:
+    """A rendered HTML page, parsed once: its visible text, piece by piece, classified."""
+
+    def __init__(self, html: str) -> None:
+        self.body = lxml.html.document_fromstring(html).body
+        self.located = _locate(self.body)
+
+    def tokens(self) -> list[Token]:
+        """Every numeric token of the visible body text, classified, in document order."""
+        return [Token(match.group(), located.piece.kind, located.sentence(match.start(), match.end()),
+                      located.word(match.start(), match.end()), located.piece.where,
+                      located.reads(match.start(), match.end()), located.piece.key)
+                for located in self.located for match in NUMERIC_TOKEN.finditer(located.piece.text)]
+
+    def values(self) -> list[ValueSpan]:
+        """Every ``span.value`` with its key, its whole displayed text and its sentence."""
+        sentences: dict[lxml.html.HtmlElement, str] = {}
+        for located in self.located:
+            if located.piece.kind == "bound" and located.piece.mark is not None:
+                sentences.setdefault(located.piece.mark, located.sentence(0, len(located.piece.text)))
+        return [ValueSpan(span.get("data-key") or "", _normal(span.text_content()), sentences.get(span, ""))
+                for span in self.body.iter("span") if "value" in _classes(span)]
+
+    def text(self) -> str:
+        """The audited text, block by block, whitespace collapsed: what the PDF should hold too."""
+        blocks = {located.piece.block: located.block_text for located in self.located}
+        return _normal(" ".join(blocks.values()))
+
+    def number_words(self) -> list[str]:
+        """Sentences of the prose (not tables, bibliography or figures) that spell a number out in words."""
+        found: dict[str, None] = {}
+        for located in self.located:
+            if located.piece.kind in ("unmarked", "bound", "literal"):
+                for match in _NUMBER_WORDS.finditer(located.piece.text):
+                    found.setdefault(f"{match.group()!r}: {located.sentence(match.start(), match.end())}")
+        return list(found)
+
+
+# --- the checks ------------------------------------------------------------------------------------------
+
+
+def check_unmarked(tokens: Sequence[Token]) -> list[Finding]:
+    """One finding per unmarked number, quoting its sentence."""
+    return [Finding("unmarked", f"unmarked number {t.text!r}"
+                                + (f" in {t.word!r}" if t.word != t.text else "")
+                                + f" ({t.where}): {t.sentence}")
+            for t in tokens if t.kind == "unmarked"]
+
+
+def check_values(spans: Sequence[ValueSpan], displays: Mapping[str, str]) -> list[Finding]:
+    """Each value span's key must be known and its text must be the key's display."""
+    findings = []
+    for span in spans:
+        if span.key not in displays:
+            findings.append(Finding("unknown-key", f"value span with unknown key {span.key!r} showing "
+                                                   f"{span.text!r}: {span.sentence}"))
+        elif _normal(span.text) != _normal(displays[span.key]):
+            findings.append(Finding("stale-value", f"value {span.key!r} shows {span.text!r} but the data give "
+                                                   f"{displays[span.key]!r}: {span.sentence}"))
+    return findings
+
+
+def normalise_pdf_text(text: str) -> str:
+    """PDF text as running text: hyphenation undone, breaks after dashes and slashes joined, spaces plain."""
+    text = re.sub(r"\xad\s*\n", "", text)
+    text = re.sub(r"(?<=[^\W\d_])-\n(?=[^\W\d_])", "", text)  # a hyphenated word; a broken number keeps "-"
+    text = re.sub(r"(?<=[-–—/])\n", "", text)
+    return _WHITESPACE.sub(" ", text.replace("\xa0", " ").replace("\u202f", " ").replace("\u2009", " ")).strip()
+
+
+def count_display(text: str, display: str) -> int:
+    """Occurrences of ``display`` in ``text`` as a whole number: "95%" is not in "95.38%", "17" not in "2017"
+    nor in "1.17", "0.5" not in "0.4-0.5"; a letter before it does not matter ("β2", "PGE1")."""
+    pattern = r"(?<![\d.,/:–—-])" + re.escape(_normal(display)) + r"(?![\w%/:–—]|[.,]\d|-\d)"
+    return len(re.findall(pattern, text))
+
+
+def read_pdf_text(pdf_path: Path) -> str:
+    """The PDF's text, every page, via pypdf."""
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(pdf_path).pages)
+
+
+def check_pdf(numbers: Iterable[str], html_plain: str, pdf_plain: str) -> list[Finding]:
+    """Each number occurs in the PDF text at least as often as in the HTML's text.
+
+    A number the HTML text never shows as a whole number (the "1" of "inhibitor-1") cannot be counted
+    and is left out.
+    """
+    findings = []
+    for number in sorted(set(numbers)):
+        in_html, in_pdf = count_display(html_plain, number), count_display(pdf_plain, number)
+        if in_pdf < in_html:
+            findings.append(Finding("pdf-missing" if in_pdf == 0 else "pdf-count",
+                                    f"{number!r} occurs {in_pdf} time(s) in the PDF text "
+                                    f"but {in_html} time(s) in the HTML"))
+    return findings
+
+
+def audit(html: str, displays: Mapping[str, str], pdf_text: str | None = None) -> AuditResult:
+    """All checks on one rendered HTML (and optionally the PDF's extracted text) against key -> display."""
+    page = Rendered(html)
+    tokens, spans = page.tokens(), page.values()
+    findings = check_unmarked(tokens) + check_values(spans, displays)
+    if pdf_text is not None:
+        numbers = [span.text for span in spans if span.text] + [t.reads for t in tokens if t.kind == "literal"]
+        findings += check_pdf(numbers, page.text(), normalise_pdf_text(pdf_text))
+    return AuditResult(tuple(tokens), tuple(spans), tuple(findings), tuple(page.number_words()))
+
+
+# --- the values, recomputed from the raw sheets ---------------------------------------------------------
+
+
+def fresh_displays(raw_dir: Path, bib_path: Path) -> dict[str, str]:
+    """Key -> display, recomputed from ``raw_dir`` as the pipeline's rules do, without reading results/.
+
+    The sheets are validated into a temporary folder (rule validate_sheet), the PRISMA counts resolved
+    (rule prisma), the analyses run (rule meta_analysis), and the registry built from them (rule values).
+    """
+    from engine import analysis, prisma, values
+    from engine.ledger import load_claims
+    from engine.sheets import SHEETS, format_problems, validate_sheet, write_validated
+
+    with tempfile.TemporaryDirectory(prefix="audit-fresh-") as work:
+        folder = Path(work)
+        for sheet in SHEETS:
+            parsed, problems = validate_sheet(sheet, raw_dir, bib_path)
+            if problems or parsed is None:
+                raise ValueError(f"{raw_dir} does not validate:\n{format_problems(problems)}")
+            write_validated(parsed, folder / f"{sheet}.csv")
+        prisma.write_counts_csv(prisma.validated_counts(raw_dir / "prisma.csv").counts, folder / "prisma.csv")
+        inputs = values.load_inputs(folder, folder / "prisma.csv", None)
+    analysed = analysis.document(analysis.run(inputs["sheets"]))
+    claims = load_claims(raw_dir.parent / "published" / "claims.csv")
+    registry = values.build_registry(inputs["sheets"], inputs["prisma_counts"], analysed, claims=claims)
+    return {key: entry.display for key, entry in registry.items()}
+
+
+# --- CLI -------------------------------------------------------------------------------------------------
+
+
+def report(result: AuditResult) -> str:
+    """The summary: counts per kind, then every finding; spelt-out numbers as notes."""
+    counts = result.counts()
+    lines = ["audit: " + ", ".join(f"{counts[kind]} {kind}" for kind in KINDS)
+             + f"; {len(result.values)} value spans, {len({v.key for v in result.values})} keys"]
+    lines += [f"  FAIL [{finding.rule}] {finding.message}" for finding in result.findings]
+    if result.spelled:
+        lines.append(f"  note: {len(result.spelled)} sentence(s) spell a number out in words (not audited):")
+        lines += [f"    {sentence}" for sentence in result.spelled]
+    lines.append("audit: OK" if result.ok else f"audit: {len(result.findings)} problem(s)")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Audit every number in the rendered paper.")
+    parser.add_argument("--html", type=Path, required=True, help="_manuscript/index.html")
+    parser.add_argument("--pdf", type=Path, help="_manuscript/index.pdf")
+    parser.add_argument("--registry", type=Path, required=True, help="results/values.yml")
+    parser.add_argument("--raw-dir", type=Path,
+                        help="also recompute every value from these raw sheets (e.g. data/raw) and compare")
+    parser.add_argument("--bib", type=Path, default=Path("manuscript/references.bib"))
+    args = parser.parse_args(argv)
+    html = args.html.read_text(encoding="utf-8")
+    pdf_text = read_pdf_text(args.pdf) if args.pdf else None
+    result = audit(html, read_displays(args.registry), pdf_text)
+    if args.raw_dir:
+        fresh = check_values(result.values, fresh_displays(args.raw_dir, args.bib))
+        result = dataclasses.replace(
+            result, findings=result.findings + tuple(Finding(f.rule, f"(fresh) {f.message}") for f in fresh))
+    print(report(result))
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""The published-claims ledger: each number the published review quotes, set beside what its data give.
+
+``data/published/claims.csv`` lists the numbers of the review's Abstract, Methods (search and selection
+counts), Results, Discussion and Conclusion, of its Table 3 and of the Table 2 footnote, one row per
+number as printed, with the registry key (``results/values.yml``) that recomputes it, if any. Rows in
+sections "Table N (vs primary report)" set the review's cells for study 14 beside its primary report
+(``data/raw/primary_scarpone2020.csv``). Not listed: ordinals ("the third most used"), dates, reference
+and list numbering, the criterion wording "at least one", and the cells of Tables 1, 2 and 4, which
+tests/review/test_rendered_tables.py checks cell by cell.
+
+Columns: ``claim_id`` (stable slug), ``section`` ("Abstract", "Results: <subsection>", "Table 3", ...),
+``context`` (a few words of the review around the number, enough to find it), ``published`` (the number
+exactly as printed), ``registry_key`` (empty if none), ``expected_class`` and ``reason`` (required unless
+the claim is expected to reproduce).
+
+Each claim falls in one class:
+
+* ``reproduced``: it has a registry key, and the registry's display equals the printed text after
+  :func:`normalise`;
+* ``differs``: it has a registry key, and they are not equal;
+* ``not_derivable``: no registry key, because the number is a fact of the literature (another review, one
+  study's report), a rule the review sets itself (its dose-group bounds), or something its data do not
+  determine. Such a claim, and every claim that differs, carries its reason in the file.
+
+The file also states the class each claim is expected to fall in; tests/review/test_ledger.py fails when a claim
+leaves it, and the build only warns.
+
+Normalisation (applied to both sides alike, nothing else is tolerated):
+
+1. lower case, runs of white space as one space;
+2. number words as digits: "Eighty" -> "80", "Twenty-three" -> "23", "eighty percent" -> "80%";
+3. ranges with an en dash: "1 to 2.1", "1-2.1", "4- to 6" -> "1–2.1", "4–6";
+4. trailing decimal zeros dropped: "95.00%" -> "95%". There is no rounding: a rounded "46.6" does not
+   equal "46.64", so a recomputed value reproduces a printed one only to the digits the review prints;
+5. a list ("Headache, nausea"; items separated by ", " or "; ") is compared as the set of its items.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from engine.tables import Column, TableSpec, include_file
+from engine.values import Value, count, read_displays
+
+ClaimClass = Literal["reproduced", "differs", "not_derivable"]
+CLASSES: tuple[ClaimClass, ...] = ("reproduced", "differs", "not_derivable")
+COLUMNS = ("claim_id", "section", "context", "published", "registry_key", "expected_class", "reason")
+MADE_BY = "rule values (engine/ledger.py)"
+NO_VALUE = "\u2014"  # em dash: the recomputed cell of a claim without a registry key
+
+_SLUG = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)*$")
+_UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+          "seventeen eighteen nineteen").split()
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_NUMBER_WORD = re.compile(
+    rf"\b(?:({'|'.join(_TENS)})(?:-({'|'.join(_UNITS[1:10])}))?|({'|'.join(_UNITS)}))\b")
+_RANGE = re.compile(r"(\d)\s*(?:-\s*to|to|-|\u2013|\u2014)\s*(\d)")
+_DECIMAL = re.compile(r"\d+\.\d+")
+_LIST_SEPARATOR = re.compile(r"\s*;\s+|,\s+")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One number as the published review prints it (a row of claims.csv)."""
+
+    claim_id: str
+    section: str
+    context: str
+    published: str
+    registry_key: str  # "" when no registry value recomputes it
+    expected_class: ClaimClass
+    reason: str
+
+
+@dataclass(frozen=True)
+class ClassifiedClaim:
+    """A claim with the registry's display (None without a key) and the class it falls in."""
+
+    claim: Claim
+    recomputed: str | None
+    found_class: ClaimClass
+
+    @property
+    def as_expected(self) -> bool:
+        return self.found_class == self.claim.expected_class
+
+
+def _number_word(match: re.Match[str]) -> str:
+    tens, unit, single = match.groups()
+    if single:
+        return str(_UNITS.index(single))
+    return str(_TENS[tens] + (_UNITS.index(unit) if unit else 0))
+
+
+def _canonical_decimal(match: re.Match[str]) -> str:
+    return match.group(0).rstrip("0").rstrip(".")
+
+
+def normalise(text: str) -> str:
+    """The form in which a printed number and a registry display are compared (see the module docstring)."""
+    value = " ".join(text.lower().split())
+    value = _NUMBER_WORD.sub(_number_word, value)
+    value = re.sub(r"(\d) ?percent\b", r"\1%", value)
+    value = _RANGE.sub("\\1\u2013\\2", value)
+    value = _DECIMAL.sub(_canonical_decimal, value)
+    items = _LIST_SEPARATOR.split(value)
+    return "; ".join(sorted(set(items))) if len(items) > 1 else value
+
+
+def load_claims(path: Path) -> list[Claim]:
+    """The claims of a claims.csv, in file order; every malformed row is reported at once (ValueError)."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if tuple(reader.fieldnames or ()) != COLUMNS:
+            raise ValueError(f"{path}: the header must be {','.join(COLUMNS)}")
+        rows = list(reader)
+    problems, claims, seen = [], [], set()
+    for number, row in enumerate(rows, start=2):
+        where = f"{path}, row {number}"
+        if not _SLUG.match(row["claim_id"]):
+            problems.append(f"{where}: claim_id {row['claim_id']!r} must be a lower-case slug")
+        if row["claim_id"] in seen:
+            problems.append(f"{where}: claim_id {row['claim_id']!r} is used twice")
+        seen.add(row["claim_id"])
+        if row["expected_class"] not in CLASSES:
+            problems.append(f"{where}: expected_class must be one of {', '.join(CLASSES)}")
+        elif (row["expected_class"] == "not_derivable") != (row["registry_key"] == ""):
+            problems.append(f"{where}: a registry_key is needed for reproduced and differs, and none for not_derivable")
+        if row["expected_class"] != "reproduced" and not row["reason"].strip():
+            problems.append(f"{where}: a claim that differs or is not derivable needs its reason")
+        for column in ("section", "context", "published"):
+            if not row[column].strip():
+                problems.append(f"{where}: {column} is empty")
+        claims.append(Claim(**{column: row[column] for column in COLUMNS}))  # type: ignore[arg-type]
+    if problems:
+        raise ValueError("\n".join(problems))
+    return claims
+
+
+def classify(claims: Sequence[Claim], displays: Mapping[str, str]) -> list[ClassifiedClaim]:
+    """Each claim's class against the registry displays; a registry key that does not exist is an error."""
+    missing = sorted({c.registry_key for c in claims if c.registry_key and c.registry_key not in displays})
+    if missing:
+        raise ValueError(f"claims name registry keys that do not exist: {', '.join(missing)}")
+    classified = []
+    for claim in claims:
+        if not claim.registry_key:
+            classified.append(ClassifiedClaim(claim, None, "not_derivable"))
+            continue
+        display = displays[claim.registry_key]
+        same = normalise(display) == normalise(claim.published)
+        classified.append(ClassifiedClaim(claim, display, "reproduced" if same else "differs"))
+    return classified
+
+
+def ledger_counts(classified: Sequence[ClassifiedClaim]) -> dict[str, int]:
+    """Claims per class, every class present, and the total."""
+    counts = {name: sum(c.found_class == name for c in classified) for name in CLASSES}
+    return {**counts, "total": len(classified)}
+
+
+def ledger_values(classified: Sequence[ClassifiedClaim]) -> list[Value]:
+    """The ledger's counts as registry entries, so the manuscript can quote them."""
+    counts = ledger_counts(classified)
+    descriptions = {
+        "reproduced": "Published numbers the rebuilt data reproduce",
+        "differs": "Published numbers the rebuilt data do not reproduce",
+        "not_derivable": "Published numbers no registry value recomputes (literature facts, definitions)",
+        "total": "Published numbers in the ledger (data/published/claims.csv)",
+    }
+    return [replace(count(f"ledger_{name}", counts[name], descriptions[name]), made_by=MADE_BY)
+            for name in (*CLASSES, "total")]
+
+
+def ledger_table(classified: Sequence[ClassifiedClaim]) -> TableSpec:
+    """The appendix table: every claim, its recomputed value and its class, in the order of claims.csv."""
+    rows = tuple(
+        {"section": c.claim.section, "context": c.claim.context, "published": c.claim.published,
+         "recomputed": NO_VALUE if c.recomputed is None else c.recomputed,
+         "class": c.found_class.replace("_", " "), "reason": c.claim.reason}
+        for c in classified
+    )
+    return TableSpec(
+        name="ledger",
+        columns=(Column("section", "Section", width="0.9fr"), Column("context", "Context", width="1.3fr"),
+                 Column("published", "Published", width="0.8fr"), Column("recomputed", "Recomputed", width="0.8fr"),
+                 Column("class", "Class", width="auto"), Column("reason", "Reason", width="2.4fr")),
+        rows=rows,
+        notes=("Published: the number as the review prints it; recomputed: the registry value that rebuilds it "
+               f"({NO_VALUE}: none). Compared after normalisation: case, number words (\u2018Eighty\u2019 = 80), "
+               "range dashes, trailing decimal zeros and the order of list items are ignored; nothing is rounded.",
+               "Reproduced: the data give the printed number; differs: they give another; not derivable: a fact "
+               "of the literature, a definition, or a number the review's data do not determine."),
+        sources=("claims",),
+        source_dir="data/published",
+        generator="engine/ledger.py",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Write the published-claims ledger as a Quarto include.")
+    parser.add_argument("--claims", type=Path, required=True, help="data/published/claims.csv")
+    parser.add_argument("--registry", type=Path, required=True, help="results/values.yml")
+    parser.add_argument("--out", type=Path, required=True, help="results/tables/ledger.md")
+    args = parser.parse_args(argv)
+    classified = classify(load_claims(args.claims), read_displays(args.registry))
+    for c in classified:
+        if not c.as_expected:
+            print(f"ledger: {c.claim.claim_id} is {c.found_class}, claims.csv expects {c.claim.expected_class}"
+                  f" (published {c.claim.published!r}, recomputed {c.recomputed!r})", file=sys.stderr)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(include_file(ledger_table(classified)), encoding="utf-8")
+    counts = ledger_counts(classified)
+    print("ledger: " + ", ".join(f"{counts[name]} {name}" for name in (*CLASSES, "total")) + f" -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
