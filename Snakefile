@@ -1,12 +1,19 @@
-# Gao & Jin 2022, rebuilt from its raw extraction sheets.
+# A systematic review of proportions, built from its raw extraction sheets. What the review is (its
+# sheets, the rules between them, the outcome it pools, its analyses, tables, figures and the numbers its
+# text quotes) is declared in its manifest, config/review.yaml; the rules and targets below derive from it.
 #
-#   data/raw/*.csv --validate--> results/validated/*.csv --+--> results/tables/*.md ------+
-#   data/raw/prisma.csv --prisma--> results/figures/prisma.* +--> results/figures/*.svg ---+--> _manuscript/
-#                                                             +--> results/values.yml -----+    index.html
-#                                                                                                index.pdf
-# Rules are thin: each calls one module of engine/ (or of scripts/, this review's own) (python -m engine.<module>), where the logic and its
-# tests live. Figures are SVG only: the paper embeds the SVG in HTML and PDF alike. Every rule logs to
-# results/logs/ and prints its output too, so a failure is shown in place.
+#   data/raw/*.csv --validate_sheet--> results/validated/*.csv --+-- tables --------> results/tables/*.md ---+
+#   data/raw/prisma.csv --prisma--> results/figures/prisma.svg   +-- figure --------> results/figures/*.svg --+
+#                                                                +-- meta_analysis -> forest plots, numbers --+
+#                                                                +-- values --------> results/values.yml -----+
+#                                                                                                             |
+#   manuscript/index.qmd, references.bib ------------------------------------------------- render <----------+
+#                                                                  --> _manuscript/index.html, index.pdf
+#
+# Rules are thin: each runs one module of the engine (python -m engine.<module>), where the logic and its
+# tests live; what only this review computes is a plug-in of scripts/ that the manifest names. Another
+# review runs this same Snakefile from its own folder: snakemake --cores 4 --directory <review folder>.
+# Every rule logs to results/logs/ and prints its output too, so a failure is shown in place.
 
 import os
 import sys
@@ -18,19 +25,33 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
-sys.path.insert(0, workflow.basedir)
+ENGINE_ROOT = workflow.basedir
+sys.path.insert(0, ENGINE_ROOT)
+from engine.manifest import ManifestError, load_review  # noqa: E402
 from engine.render import record_render_settings, render_inputs  # noqa: E402
-from engine.sheets import SHEET_DEPENDENCIES, SHEETS, format_problems, validate_all  # noqa: E402
+from engine.sheets import format_problems  # noqa: E402
+from engine.sources import python_sources  # noqa: E402
+from engine.validation import validate_all  # noqa: E402
+
 
 configfile: "config/config.yaml"
 
 
+validate(config, "engine/schemas/config.schema.yaml")
+
+try:
+    REVIEW = load_review(config["review"], config["raw_dir"], config["bibliography"])
+except ManifestError as error:
+    raise WorkflowError(str(error)) from None
+# The report's captions (engine/report/*.rst) see only the config: what they say of the review is put there.
+config["review_title"] = REVIEW.title
+config["table_captions"] = {name: spec.get("caption", "") for name, spec in REVIEW.tables.items()}
+
+
 # `snakemake --report _manuscript/report.html` (after a build): the provenance report. Captions are in
-# config/report/; each report() below puts an output in it, attributed to the rule that made it.
-report: "config/report/workflow.rst"
+# engine/report/; each report() below puts an output in it, attributed to the rule that made it.
+report: "engine/report/workflow.rst"
 
-
-validate(config, "config/schemas/config.schema.yaml")
 
 envvars:
     "PATH",
@@ -38,24 +59,45 @@ envvars:
 
 PYTHON = sys.executable
 # Jobs run `python -m engine.<module>`: put this interpreter's folder first on PATH so that `python` is the
-# one Snakemake runs under (the project's virtualenv) even when the virtualenv is not activated.
-SEARCH_PATH = os.environ["PATH"]
-os.environ["PATH"] = os.pathsep.join([os.path.dirname(PYTHON), SEARCH_PATH])
+# one Snakemake runs under (the project's virtualenv) even when the virtualenv is not activated, and the
+# engine's folder and the review's on PYTHONPATH, so that a review in another folder finds both.
+os.environ["PATH"] = os.pathsep.join([os.path.dirname(PYTHON), os.environ["PATH"]])
+os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([ENGINE_ROOT, os.getcwd()]))
 # Each job is given one core (Snakemake's default of one thread per job). OpenBLAS would otherwise start a
 # thread per core for the GLMM's small matrices and spin them, taking about a second of CPU from the jobs
 # running beside it for no gain; one thread also keeps the floating-point order the same on any machine.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+MANIFEST = config["review"]
 RAW = config["raw_dir"]
 RESULTS = config["results_dir"]
 OUT = config["output_dir"]
 LOGS = f"{RESULTS}/logs"
-TABLES = config["tables"]
-TABLE_SHEETS = sorted({sheet for sheets in TABLES.values() for sheet in sheets})
+VALIDATED = f"{RESULTS}/validated"
+SHEETS = REVIEW.sheet_names
+TABLES = list(REVIEW.tables)
+FOREST_PLOTS = REVIEW.forest_plots
+PLUGIN_FIGURES = REVIEW.plugin_figures
+ENGINE_DIR = os.path.relpath(os.path.join(ENGINE_ROOT, "engine"))
+REPORT_CAPTIONS = os.path.relpath(os.path.join(ENGINE_ROOT, "engine", "report"))
+
+
+def code(*modules):
+    """The Python files the modules run (the engine's and the plug-ins'): a job's inputs, so an edit reruns it."""
+    return python_sources(list(modules), [ENGINE_ROOT, os.getcwd()], relative_to=Path.cwd())
+
+
+def plugin_modules(references):
+    return [reference.partition(":")[0] for reference in references]
+
+
+def validated(sheets):
+    return [f"{VALIDATED}/{sheet}.csv" for sheet in sheets]
 
 
 wildcard_constraints:
     sheet="|".join(SHEETS),
-    table="|".join(TABLES),
+    table="|".join(TABLES) or "(?!)",
+    figure="|".join(PLUGIN_FIGURES) or "(?!)",
 
 
 def withdraw_stale_paper() -> None:
@@ -65,10 +107,10 @@ def withdraw_stale_paper() -> None:
 
     sources = workflow_inputs(
         Path("."),
-        ["Snakefile", "_quarto.yml", "config/**/*.yaml", f"{RAW}/*", "manuscript/**/*", "engine/**/*.py", "scripts/**/*.py",
-         "engine/**/*.lua", f"{RESULTS}/**/*"],
+        ["Snakefile", "_quarto.yml", "config/**/*.yaml", f"{RAW}/*", "manuscript/**/*", "scripts/**/*.py",
+         f"{RESULTS}/**/*"],
         exclude_dirs=[LOGS],
-    )
+    ) + workflow_inputs(Path(ENGINE_ROOT), ["Snakefile", "engine/**/*.py", "engine/**/*.lua", "engine/**/*.yaml"])
     message = report(withdraw_stale_outputs(Path(OUT), sources))
     if message:
         print(message, file=sys.stderr)
@@ -80,7 +122,7 @@ onstart:
     # rule), and nothing is tabulated, drawn or rendered from data that failed. Each validate_sheet job
     # then checks its sheet again (it may run alone, as a target) and writes the typed copy the other rules
     # read.
-    problems = validate_all(Path(RAW), Path(config["bibliography"]))
+    problems = validate_all(REVIEW)
     if problems:
         print(format_problems(problems), file=sys.stderr)
         withdraw_stale_paper()
@@ -119,29 +161,33 @@ rule all:
 
 
 def validation_inputs(wildcards):
-    """The sheet, its schema, and the sheets (and bibliography) its cross-field rules read."""
+    """The sheet, its schema, and the sheets its rules read (with their schemas, and the bibliography)."""
+    related = REVIEW.dependencies(wildcards.sheet)
+    spec = REVIEW.sheet(wildcards.sheet)
     inputs = {
-        "sheet": f"{RAW}/{wildcards.sheet}.csv",
-        "schema": f"config/schemas/{wildcards.sheet}.schema.yaml",
-        "related": [f"{RAW}/{other}.csv" for other in SHEET_DEPENDENCIES[wildcards.sheet]],
-        # The related sheets are parsed with their own schemas, so those are inputs too.
-        "related_schemas": [f"config/schemas/{other}.schema.yaml" for other in SHEET_DEPENDENCIES[wildcards.sheet]],
+        "schema": os.path.relpath(spec.schema),
+        "related": [os.path.relpath(REVIEW.sheet(other).csv) for other in related],
+        "related_schemas": [os.path.relpath(REVIEW.sheet(other).schema) for other in related],
+        "manifest": MANIFEST,
     }
-    if wildcards.sheet == "studies":
+    # An optional sheet may be missing: it then validates as one without rows.
+    if spec.csv.exists() or not spec.optional:
+        inputs["sheet"] = f"{RAW}/{wildcards.sheet}.csv"
+    if any(rule["check"] == "citation" for rule in REVIEW.rules_of(wildcards.sheet)):
         inputs["bib"] = config["bibliography"]
     return inputs
 
 
 rule validate_sheet:
     message:
-        "Validating {input.sheet} against {input.schema}"
+        "Validating sheet {wildcards.sheet} against its schema and the manifest's rules"
     input:
         unpack(validation_inputs),
-        code="engine/sheets.py",
+        code=code("engine.validation", *plugin_modules(r["function"] for r in REVIEW.rules if r["check"] == "plugin")),
     output:
         report(
-            f"{RESULTS}/validated/{{sheet}}.csv",
-            caption="config/report/sheet.rst",
+            f"{VALIDATED}/{{sheet}}.csv",
+            caption=f"{REPORT_CAPTIONS}/sheet.rst",
             category="Data",
             subcategory="Validated sheets",
             labels={"sheet": "{sheet}"},
@@ -150,103 +196,102 @@ rule validate_sheet:
         f"{LOGS}/validate_sheet/{{sheet}}.log",
     conda:
         "environment.yml"
-    params:
-        raw=lambda wildcards, input: os.path.dirname(input.sheet),
-        # Only the studies sheet cites the bibliography (its ref_key column), so only its job reads it.
-        bib=lambda wildcards, input: f"--bib {input.bib}" if input.get("bib") else "",
     shell:
-        "python -m engine.sheets validate --sheet {wildcards.sheet} --raw-dir {params.raw} {params.bib}"
-        " --out {output} 2>&1 | tee {log}"
+        "python -m engine.validation --manifest {MANIFEST} --raw-dir {RAW} --bib {config[bibliography]}"
+        " validate --sheet {wildcards.sheet} --out {output} 2>&1 | tee {log}"
 
 
-rule prisma:
+if REVIEW.prisma is not None:
+
+    rule prisma:
+        message:
+            "Checking the PRISMA counts and drawing the flow diagram"
+        input:
+            sheet=f"{RAW}/prisma.csv",
+            code=code("engine.prisma"),
+        output:
+            svg=report(
+                f"{RESULTS}/figures/prisma.svg",
+                caption=f"{REPORT_CAPTIONS}/prisma.rst",
+                category="Figures",
+                subcategory="Study selection",
+            ),
+            counts=f"{RESULTS}/derived/prisma_counts.csv",
+        log:
+            f"{LOGS}/prisma.log",
+        conda:
+            "environment.yml"
+        shell:
+            "python -m engine.prisma --sheet {input.sheet} --svg {output.svg} --counts {output.counts}"
+            " 2>&1 | tee {log}"
+
+
+if TABLES:
+
+    rule tables:
+        message:
+            f"Building the tables: {', '.join(TABLES)}"
+        input:
+            # One job for every table: each would otherwise start its own Python with pandas and
+            # great-tables, which costs more than building them all.
+            sheets=validated(sorted({s for name in TABLES for s in REVIEW.sheets_of_table(name)})),
+            manifest=MANIFEST,
+            code=code("engine.tables", *plugin_modules(t["plugin"] for t in REVIEW.tables.values() if "plugin" in t)),
+        output:
+            expand(f"{RESULTS}/tables/{{table}}.md", table=TABLES),
+        log:
+            f"{LOGS}/tables.log",
+        conda:
+            "environment.yml"
+        shell:
+            "python -m engine.tables --manifest {MANIFEST} --validated-dir {VALIDATED} --out {output}"
+            " 2>&1 | tee {log}"
+
+
+rule figure:
     message:
-        "Checking the PRISMA counts and drawing the flow diagram"
+        "Drawing figure {wildcards.figure} with its plug-in"
     input:
-        sheet=f"{RAW}/prisma.csv",
-        code="engine/prisma.py",
+        sheets=lambda wildcards: validated(PLUGIN_FIGURES[wildcards.figure]["sheets"]),
+        manifest=MANIFEST,
+        code=lambda wildcards: code("engine.figures", *plugin_modules([PLUGIN_FIGURES[wildcards.figure]["plugin"]])),
     output:
-        svg=report(
-            f"{RESULTS}/figures/prisma.svg",
-            caption="config/report/prisma.rst",
+        report(
+            f"{RESULTS}/figures/{{figure}}.svg",
+            caption=f"{REPORT_CAPTIONS}/figure.rst",
             category="Figures",
-            subcategory="Study selection",
-        ),
-        counts=f"{RESULTS}/derived/prisma_counts.csv",
-    log:
-        f"{LOGS}/prisma.log",
-    conda:
-        "environment.yml"
-    shell:
-        "python -m engine.prisma --sheet {input.sheet} --svg {output.svg} --counts {output.counts} 2>&1 | tee {log}"
-
-
-rule tables:
-    message:
-        "Building Tables 1-4"
-    input:
-        # One job for the four tables: each would otherwise start its own Python with pandas and
-        # great-tables, which costs more than building all four.
-        sheets=expand(f"{RESULTS}/validated/{{sheet}}.csv", sheet=TABLE_SHEETS),
-        code=["engine/tables.py", "scripts/dosing.py"],
-    output:
-        expand(f"{RESULTS}/tables/{{table}}.md", table=TABLES),
-    log:
-        f"{LOGS}/tables.log",
-    conda:
-        "environment.yml"
-    params:
-        validated=lambda wildcards, input: os.path.dirname(input.sheets[0]),
-    shell:
-        "python -m engine.tables --validated-dir {params.validated} --out {output} 2>&1 | tee {log}"
-
-
-rule figure_response:
-    message:
-        "Drawing the response-by-study figure"
-    input:
-        sheets=expand(f"{RESULTS}/validated/{{sheet}}.csv", sheet=["studies", "outcomes", "dose_groups"]),
-        code="scripts/figures.py",
-    output:
-        svg=report(
-            f"{RESULTS}/figures/response-by-study.svg",
-            caption="config/report/response.rst",
-            category="Figures",
-            subcategory="Response",
+            subcategory="Review figures",
+            labels={"figure": "{figure}"},
         ),
     log:
-        f"{LOGS}/figure_response.log",
+        f"{LOGS}/figure/{{figure}}.log",
     conda:
         "environment.yml"
-    params:
-        validated=lambda wildcards, input: os.path.dirname(input.sheets[0]),
     shell:
-        "python -m scripts.figures --validated-dir {params.validated} --svg {output.svg} 2>&1 | tee {log}"
+        "python -m engine.figures --manifest {MANIFEST} --figure {wildcards.figure} --validated-dir {VALIDATED}"
+        " --svg {output} 2>&1 | tee {log}"
 
 
 rule meta_analysis:
     message:
-        "Meta-analysing response (GLMM, random effects) and drawing the forest plots"
+        "Meta-analysing the outcome (GLMM, random effects) and drawing the forest plots"
     input:
-        sheets=expand(
-            f"{RESULTS}/validated/{{sheet}}.csv",
-            sheet=["studies", "outcomes", "dose_groups", "regimens", "aggregates"],
-        ),
-        code=["engine/analysis.py", "engine/meta_analysis.py", "engine/forest_plot.py", "scripts/dosing.py"],
+        sheets=validated(SHEETS),
+        manifest=MANIFEST,
+        code=code("engine.analysis", "engine.forest_plot",
+                  *plugin_modules(p for s in REVIEW.analyses.get("subgroups", []) for p in s.get("derive", {}).values())),
     output:
         values=f"{RESULTS}/derived/meta_analysis.json",
-        forest=report(
-            f"{RESULTS}/figures/forest.svg",
-            caption="config/report/forest.rst",
-            category="Figures",
-            subcategory="Meta-analysis",
-        ),
-        forest_dose=report(
-            f"{RESULTS}/figures/forest-dose.svg",
-            caption="config/report/forest-dose.rst",
-            category="Figures",
-            subcategory="Meta-analysis",
-        ),
+        forests=[
+            report(
+                f"{RESULTS}/figures/{name}.svg",
+                caption=f"{REPORT_CAPTIONS}/forest.rst",
+                category="Figures",
+                subcategory="Meta-analysis",
+                labels={"figure": name, "analysis": key},
+            )
+            for name, key in FOREST_PLOTS.items()
+        ],
     log:
         f"{LOGS}/meta_analysis.log",
     # The longest job, and the start of the longest chain (values, ledger_table, render): started first,
@@ -255,26 +300,34 @@ rule meta_analysis:
     conda:
         "environment.yml"
     params:
-        validated=lambda wildcards, input: os.path.dirname(input.sheets[0]),
+        # A function of the output, as Snakemake counts it, so not tracked as a param (see the render rule).
+        forests=lambda wildcards, output: " ".join(
+            f"--forest {key} {path}" for key, path in zip(FOREST_PLOTS.values(), output.forests)
+        ),
     shell:
-        "python -m engine.analysis --validated-dir {params.validated} --out {output.values}"
-        " --forest {output.forest} --forest-dose {output.forest_dose} 2>&1 | tee {log}"
+        "python -m engine.analysis --manifest {MANIFEST} --validated-dir {VALIDATED} --out {output.values}"
+        " {params.forests} 2>&1 | tee {log}"
+
+
+def values_inputs(wildcards):
+    inputs = {"sheets": validated(SHEETS), "analysis": rules.meta_analysis.output.values, "manifest": MANIFEST}
+    if REVIEW.prisma is not None:
+        inputs["prisma"] = rules.prisma.output.counts
+    if REVIEW.claims is not None:
+        inputs["claims"] = os.path.relpath(REVIEW.claims)
+    return inputs
 
 
 rule values:
     message:
         "Writing the values registry"
     input:
-        sheets=expand(f"{RESULTS}/validated/{{sheet}}.csv", sheet=SHEETS),
-        prisma=rules.prisma.output.counts,
-        analysis=rules.meta_analysis.output.values,
-        claims="data/published/claims.csv",
-        # engine/ledger.py builds its appendix table with engine/tables.py, and imports it.
-        code=["engine/values.py", "scripts/dosing.py", "engine/ledger.py", "engine/tables.py"],
+        unpack(values_inputs),
+        code=code("engine.values", *plugin_modules(REVIEW.values.get("plugins", []))),
     output:
         registry=report(
             f"{RESULTS}/values.yml",
-            caption="config/report/values.rst",
+            caption=f"{REPORT_CAPTIONS}/values.rst",
             category="Data",
             subcategory="Values registry",
         ),
@@ -284,29 +337,32 @@ rule values:
     conda:
         "environment.yml"
     params:
-        validated=lambda wildcards, input: os.path.dirname(input.sheets[0]),
+        prisma=lambda wildcards, input: f"--prisma-counts {input.prisma}" if "prisma" in input.keys() else "",
+        claims=lambda wildcards, input: f"--claims {input.claims}" if "claims" in input.keys() else "",
     shell:
-        "python -m engine.values --validated-dir {params.validated} --prisma-counts {input.prisma}"
-        " --analysis {input.analysis} --claims {input.claims} --out {output.registry} --meta-out {output.meta}"
+        "python -m engine.values --manifest {MANIFEST} --validated-dir {VALIDATED} {params.prisma}"
+        " --analysis {input.analysis} {params.claims} --out {output.registry} --meta-out {output.meta}"
         " 2>&1 | tee {log}"
 
 
-rule ledger_table:
-    message:
-        "Building the published-claims ledger (appendix table)"
-    input:
-        claims="data/published/claims.csv",
-        registry=rules.values.output.registry,
-        code=["engine/ledger.py", "engine/tables.py"],
-    output:
-        f"{RESULTS}/tables/ledger.md",
-    log:
-        f"{LOGS}/ledger_table.log",
-    conda:
-        "environment.yml"
-    shell:
-        "python -m engine.ledger --claims {input.claims} --registry {input.registry} --out {output}"
-        " 2>&1 | tee {log}"
+if REVIEW.claims is not None:
+
+    rule ledger_table:
+        message:
+            "Building the published-claims ledger (appendix table)"
+        input:
+            claims=os.path.relpath(REVIEW.claims),
+            registry=rules.values.output.registry,
+            code=code("engine.ledger"),
+        output:
+            f"{RESULTS}/tables/ledger.md",
+        log:
+            f"{LOGS}/ledger_table.log",
+        conda:
+            "environment.yml"
+        shell:
+            "python -m engine.ledger --claims {input.claims} --registry {input.registry} --out {output}"
+            " 2>&1 | tee {log}"
 
 
 rule table_view:
@@ -314,11 +370,11 @@ rule table_view:
         "Writing the report's view of table {wildcards.table}"
     input:
         md=f"{RESULTS}/tables/{{table}}.md",
-        code=["engine/report_views.py", "engine/render.py"],
+        code=code("engine.report_views"),
     output:
         report(
             f"{RESULTS}/report/tables/{{table}}.html",
-            caption="config/report/table.rst",
+            caption=f"{REPORT_CAPTIONS}/table.rst",
             category="Tables",
             labels={"table": "{table}"},
         ),
@@ -339,7 +395,7 @@ def render_rule_inputs(wildcards):
     settings = record_render_settings(Path(f"{RESULTS}/render-settings.txt"), Path(qmd), config["render_engine"])
     return {
         "qmd": qmd,
-        "read": [path.as_posix() for path in render_inputs(Path(qmd))],
+        "read": [os.path.relpath(path) for path in render_inputs(Path(qmd))],
         "settings": settings.as_posix(),
     }
 
@@ -352,8 +408,8 @@ rule render:
         # listed by path, which ties them to the rules that write them.
         unpack(render_rule_inputs),
     output:
-        html=report(f"{OUT}/index.html", caption="config/report/manuscript.rst", category="Manuscript"),
-        pdf=report(f"{OUT}/index.pdf", caption="config/report/manuscript.rst", category="Manuscript"),
+        html=report(f"{OUT}/index.html", caption=f"{REPORT_CAPTIONS}/manuscript.rst", category="Manuscript"),
+        pdf=report(f"{OUT}/index.pdf", caption=f"{REPORT_CAPTIONS}/manuscript.rst", category="Manuscript"),
     log:
         f"{LOGS}/render.log",
     conda:

@@ -1,18 +1,17 @@
-"""The review's analyses of response, and their numbers for the values registry.
+"""The analyses a review's manifest declares, and their numbers for the values registry.
 
-``engine/meta_analysis.py`` holds the general statistics; this module decides what is analysed here:
+``engine/meta_analysis.py`` holds the statistics; this module runs what ``analyses:`` in the manifest asks
+for, on the outcome's rows (events over totals, one row per study) or on the rows of another sheet:
 
-* **overall**: responders over patients in the 17 studies; the binomial-logit GLMM is the primary model,
-  the random-effects models on the logit and Freeman-Tukey scales are sensitivity analyses, and the crude
-  proportion (the review's own figure) is reported beside them;
-* **dose per cycle**: the review's high- (2-2.1 g/kg) and low-dose (1-1.5 g/kg) groups, one row per study
-  and group (a study split across groups contributes a row to each), with the test for subgroup difference;
-* **daily dose** within the high-dose group: above 0.5 g/kg/day vs 0.4-0.5 g/kg/day (``scripts.dosing``);
-  groups whose printed regimen does not decide are left out, as the review leaves them out;
-* **without single-patient reports**: the case reports are the most exposed to publication bias;
-* **headache**: only an aggregate count exists, so only a crude rate with exact and Wilson intervals.
+* **overall**: the binomial-logit GLMM is the primary model; the random-effects models on the logit and
+  Freeman-Tukey scales are sensitivity analyses, and the crude proportion is reported beside them;
+* **sensitivity**: the same on a subset of the studies (``where``);
+* **subgroups**: the same within each level of a column (a column of the sheet, or one a plug-in derives),
+  with the tests for subgroup difference;
+* **rates**: a single aggregate proportion (no per-study data) with exact and Wilson intervals.
 
-The REML estimator is used for the inverse-variance models (DerSimonian-Laird is in the tests).
+Rows whose events or total are not reported cannot be pooled: they are left out of every analysis, and the
+number left out is part of the registry (``<key>_k`` counts the rows analysed).
 """
 
 from __future__ import annotations
@@ -20,24 +19,21 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scripts import dosing
-
 if TYPE_CHECKING:
     import pandas
 
+    from engine.manifest import Review
     from engine.meta_analysis import GLMMResult, MetaAnalysis, PooledResult, ProportionCI, SubgroupAnalysis
 
-LEVEL = 0.95
-METHOD = "REML"
 MADE_BY = "rule meta_analysis (engine/analysis.py, engine/meta_analysis.py)"
-DOSE_LABELS = {"high": "High dose (2–2.1 g/kg per cycle)", "low": "Low dose (1–1.5 g/kg per cycle)"}
-DAILY_LABELS = {"high": "Daily dose > 0.5 g/kg", "conventional": "Daily dose 0.4–0.5 g/kg"}
+_FIELD = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
@@ -68,32 +64,80 @@ def statistic(value: float, decimals: int = 2) -> str:
     return "NA" if value != value else f"{value:.{decimals}f}"
 
 
-# --- the data each analysis uses ------------------------------------------------------------------------
+# --- the rows each analysis uses ------------------------------------------------------------------------
 
 
-def study_rows(studies: pandas.DataFrame, outcomes: pandas.DataFrame) -> pandas.DataFrame:
-    """One row per study: label, events (responders), total (patients)."""
-    merged = studies.merge(outcomes, on="study_id", suffixes=("_study", ""))
-    return merged.assign(
-        label=[f"{a} {y}" for a, y in zip(merged["first_author"], merged["year"])],
-        events=merged["responders"].astype(int),
-        total=merged["patients"].astype(int),
-    )[["study_id", "label", "events", "total"]]
+def _missing(value: object) -> bool:
+    return value is None or value != value or str(value) in ("", "NA", "<NA>")
 
 
-def dose_group_rows(studies: pandas.DataFrame, dose_groups: pandas.DataFrame,
-                    regimens: pandas.DataFrame) -> pandas.DataFrame:
-    """One row per study and dose group of Table 4, with its daily-dose class."""
-    classes = dosing.daily_dose_classes(regimens)
-    grouped = dose_groups[dose_groups["dose_group"].isin(list(DOSE_LABELS))].merge(
-        studies[["study_id", "first_author", "year"]], on="study_id")
-    return grouped.assign(
-        label=[f"{a} {y}" for a, y in zip(grouped["first_author"], grouped["year"])],
-        events=grouped["responders"].astype(int),
-        total=grouped["patients"].astype(int),
-        subgroup=grouped["dose_group"].map(DOSE_LABELS),
-        daily=grouped["group_id"].map(classes),
-    )[["group_id", "study_id", "label", "events", "total", "subgroup", "dose_group", "daily"]]
+def format_label(template: str, row: Mapping[str, Any]) -> str:
+    """A study label from the manifest's format ("{first_author} {year}"); a missing field is left out."""
+    def field(match: re.Match[str]) -> str:
+        value = row.get(match.group(1))
+        if _missing(value):
+            return ""
+        return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+    return " ".join(_FIELD.sub(field, template).split())
+
+
+def _study_frame(review: Review, sheets: Mapping[str, pandas.DataFrame]) -> pandas.DataFrame:
+    """The key sheet joined, one row per study, with every other sheet that has one row per key."""
+    key_sheet, key = review.outcome["key"].split(".")
+    frame = sheets[key_sheet]
+    wanted = {review.outcome[part].split(".")[0] for part in ("events", "total")} - {key_sheet}
+    for name in sorted(wanted):
+        other = sheets[name]
+        frame = frame.merge(other, on=key, how="left", suffixes=("", f"_{name}"), validate="one_to_one")
+    return frame
+
+
+def outcome_rows(review: Review, sheets: Mapping[str, pandas.DataFrame]) -> pandas.DataFrame:
+    """One row per study: every column of its sheets, plus ``key``, ``label``, ``events`` and ``total``."""
+    frame = _study_frame(review, sheets)
+    key_sheet, key = review.outcome["key"].split(".")
+
+    def column(reference: str) -> pandas.Series:
+        # A column another sheet shares with the key sheet carries that sheet's suffix after the merge.
+        sheet, name = reference.split(".")
+        return frame[f"{name}_{sheet}" if sheet != key_sheet and f"{name}_{sheet}" in frame.columns else name]
+
+    return frame.assign(
+        key=frame[key],
+        label=[format_label(review.outcome["label"], row) for row in frame.to_dict("records")],
+        events=column(review.outcome["events"]).astype("Int64"),
+        total=column(review.outcome["total"]).astype("Int64"),
+    )
+
+
+def _pooled(rows: pandas.DataFrame) -> pandas.DataFrame:
+    """The rows that can be pooled: events and total both reported."""
+    usable = rows[rows["events"].notna() & rows["total"].notna()]
+    return usable.assign(events=usable["events"].astype(int), total=usable["total"].astype(int))
+
+
+def analysis_rows(review: Review, sheets: Mapping[str, pandas.DataFrame], spec: Mapping[str, Any]) -> pandas.DataFrame:
+    """The rows of one analysis: the outcome's, or those of ``spec["rows"]`` labelled by their study; filtered."""
+    from engine.manifest import Where
+
+    studies = outcome_rows(review, sheets)
+    source = spec.get("rows")
+    if source is None:
+        rows = studies
+    else:
+        key = review.outcome["key"].split(".")[1]
+        other = Where(source.get("where", {})).apply(sheets[source["sheet"]])
+        rows = other.merge(studies[[key, "label"]], on=key, how="left").assign(
+            events=other[source["events"]].astype("Int64").to_numpy(),
+            total=other[source["total"]].astype("Int64").to_numpy())
+    for column, plugin in spec.get("derive", {}).items():
+        rows = rows.assign(**{column: review.plugin(plugin)(rows, sheets).to_numpy()})
+    rows = Where(spec.get("where", {})).apply(rows)
+    if "levels" in spec:
+        rows = rows[rows[spec["by"]].isin(list(spec["levels"]))]
+        rows = rows.assign(subgroup=rows[spec["by"]].map(spec["levels"]))
+    return _pooled(rows).reset_index(drop=True)
 
 
 # --- registry entries -----------------------------------------------------------------------------------
@@ -170,62 +214,109 @@ def subgroup_entries(prefix: str, what: str, analysis: SubgroupAnalysis,
 
 
 @dataclass(frozen=True)
+class Pooled:
+    """One analysis of the manifest: its rows and its models (with the subgroups, for a subgroup analysis)."""
+
+    key: str
+    title: str
+    rows: pandas.DataFrame
+    result: MetaAnalysis
+    subgroups: SubgroupAnalysis | None = None
+    levels: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Rate:
+    key: str
+    title: str
+    events: int | None
+    total: int | None
+    intervals: tuple[ProportionCI, ProportionCI] | None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Analyses:
-    studies: pandas.DataFrame
-    overall: MetaAnalysis
-    dose_rows: pandas.DataFrame
-    dose_overall: MetaAnalysis
-    by_dose: SubgroupAnalysis
-    by_daily: SubgroupAnalysis
-    multi_patient: MetaAnalysis
-    headache: tuple[ProportionCI, ProportionCI]
+    level: float
+    pooled: tuple[Pooled, ...]
+    rates: tuple[Rate, ...]
+
+    def by_key(self, key: str) -> Pooled:
+        for analysis in self.pooled:
+            if analysis.key == key:
+                return analysis
+        raise KeyError(key)
 
 
-def run(sheets: Mapping[str, pandas.DataFrame]) -> Analyses:
-    """Every analysis of the review's response and headache data."""
+def _rate(review: Review, sheets: Mapping[str, pandas.DataFrame], spec: Mapping[str, Any], level: float) -> Rate:
+    from engine import meta_analysis as ma
+    from engine.manifest import Where
+
+    found = Where(spec["where"]).apply(sheets[spec["sheet"]])
+    if len(found) != 1:
+        return Rate(spec["key"], spec["title"], None, None, None,
+                    f"{len(found)} rows of {spec['sheet']} match its filter, not one")
+    events, total = found[spec["events"]].iloc[0], found[spec["total"]].iloc[0]
+    if _missing(events) or _missing(total):
+        return Rate(spec["key"], spec["title"], None, None, None,
+                    f"{spec['sheet']}.csv does not report its {spec['events'] if _missing(events) else spec['total']}")
+    events, total = int(events), int(total)
+    return Rate(spec["key"], spec["title"], events, total,
+                (ma.clopper_pearson(events, total, level), ma.wilson(events, total, level)))
+
+
+def run(review: Review, sheets: Mapping[str, pandas.DataFrame]) -> Analyses:
+    """Every analysis the manifest declares."""
     from engine import meta_analysis as ma
 
-    studies = study_rows(sheets["studies"], sheets["outcomes"])
-    overall = ma.analyse_proportions(studies["events"], studies["total"], METHOD, LEVEL)
-    dose_rows = dose_group_rows(sheets["studies"], sheets["dose_groups"], sheets["regimens"])
-    dose_overall = ma.analyse_proportions(dose_rows["events"], dose_rows["total"], METHOD, LEVEL)
-    by_dose = ma.subgroup_analysis(dose_rows["events"], dose_rows["total"], dose_rows["subgroup"], METHOD,
-                                   level=LEVEL)
-    high = dose_rows[(dose_rows["dose_group"] == "high") & dose_rows["daily"].isin(list(DAILY_LABELS))]
-    by_daily = ma.subgroup_analysis(high["events"], high["total"], high["daily"].map(DAILY_LABELS), METHOD,
-                                    level=LEVEL)
-    several = studies[studies["total"] > 1]
-    multi_patient = ma.analyse_proportions(several["events"], several["total"], METHOD, LEVEL)
-    aggregates = sheets["aggregates"]
-    headache = aggregates[(aggregates["measure"] == "adverse_event") & (aggregates["category"] == "Headache")]
-    events, total = int(headache["patients"].iloc[0]), int(headache["denominator"].iloc[0])
-    return Analyses(studies, overall, dose_rows, dose_overall, by_dose, by_daily, multi_patient,
-                    (ma.clopper_pearson(events, total, LEVEL), ma.wilson(events, total, LEVEL)))
+    declared = review.analyses
+    level, method = declared.get("level", 0.95), declared.get("method", "REML")
+    pooled: list[Pooled] = []
+    for spec in ([declared["overall"]] if "overall" in declared else []) + list(declared.get("sensitivity", [])):
+        rows = analysis_rows(review, sheets, spec)
+        if len(rows):
+            pooled.append(Pooled(spec["key"], spec["title"], rows,
+                                 ma.analyse_proportions(rows["events"], rows["total"], method, level)))
+    for spec in declared.get("subgroups", []):
+        rows = analysis_rows(review, sheets, spec)
+        if rows["subgroup"].nunique() < 2:
+            continue  # nothing to compare: the subgroup keys stay out of the registry
+        pooled.append(Pooled(spec["key"], spec["title"], rows,
+                             ma.analyse_proportions(rows["events"], rows["total"], method, level),
+                             ma.subgroup_analysis(rows["events"], rows["total"], rows["subgroup"], method, level=level),
+                             spec["levels"]))
+    rates = tuple(_rate(review, sheets, spec, level) for spec in declared.get("rates", []))
+    return Analyses(level, tuple(pooled), rates)
 
 
 def registry(analyses: Analyses) -> dict[str, Entry]:
     """All registry entries of the analyses."""
-    entries = {
-        "ma_level_pct": Entry(LEVEL, f"{100 * LEVEL:.0f}%", "Level of every confidence interval"),
-        "ma_glmm_nodes": Entry(analyses.overall.glmm.n_nodes, str(analyses.overall.glmm.n_nodes),
-                               "Gauss-Hermite quadrature points of the GLMM"),
-        **analysis_entries("ma_all", "All studies", analyses.overall),
-        "ma_all_crude_wilson_ci": Entry(
-            f"{analyses.overall.crude.wilson.lower:.6f}–{analyses.overall.crude.wilson.upper:.6f}",
-            interval(analyses.overall.crude.wilson.lower, analyses.overall.crude.wilson.upper),
-            "All studies, crude: Wilson interval"),
-        **subgroup_entries("ma_dose", "Dose per cycle", analyses.by_dose,
-                           {DOSE_LABELS["high"]: "high", DOSE_LABELS["low"]: "low"}),
-        **subgroup_entries("ma_daily", "Daily dose (high-dose group)", analyses.by_daily,
-                           {DAILY_LABELS["high"]: "high", DAILY_LABELS["conventional"]: "conventional"}),
-        **analysis_entries("ma_multi", "Studies with more than one patient", analyses.multi_patient),
-        "ma_headache_cp_ci": Entry(f"{analyses.headache[0].lower:.6f}–{analyses.headache[0].upper:.6f}",
-                                   interval(analyses.headache[0].lower, analyses.headache[0].upper),
-                                   "Headache rate: Clopper-Pearson interval"),
-        "ma_headache_wilson_ci": Entry(f"{analyses.headache[1].lower:.6f}–{analyses.headache[1].upper:.6f}",
-                                       interval(analyses.headache[1].lower, analyses.headache[1].upper),
-                                       "Headache rate: Wilson interval"),
+    entries: dict[str, Entry] = {
+        "ma_level_pct": Entry(analyses.level, f"{100 * analyses.level:.0f}%", "Level of every confidence interval"),
     }
+    for index, analysis in enumerate(analyses.pooled):
+        if index == 0:
+            entries["ma_glmm_nodes"] = Entry(analysis.result.glmm.n_nodes, str(analysis.result.glmm.n_nodes),
+                                             "Gauss-Hermite quadrature points of the GLMM")
+        if analysis.subgroups is None:
+            entries |= analysis_entries(analysis.key, analysis.title, analysis.result)
+            if index == 0:
+                wilson = analysis.result.crude.wilson
+                entries[f"{analysis.key}_crude_wilson_ci"] = Entry(
+                    f"{wilson.lower:.6f}–{wilson.upper:.6f}", interval(wilson.lower, wilson.upper),
+                    f"{analysis.title}, crude: Wilson interval")
+        else:
+            assert analysis.levels is not None
+            keys = {label: level for level, label in analysis.levels.items()}
+            entries |= subgroup_entries(analysis.key, analysis.title, analysis.subgroups, keys)
+    for rate in analyses.rates:
+        if rate.intervals is None:
+            continue
+        exact, wilson = rate.intervals
+        entries[f"{rate.key}_cp_ci"] = Entry(f"{exact.lower:.6f}–{exact.upper:.6f}", interval(exact.lower, exact.upper),
+                                             f"{rate.title}: Clopper-Pearson interval")
+        entries[f"{rate.key}_wilson_ci"] = Entry(f"{wilson.lower:.6f}–{wilson.upper:.6f}",
+                                                 interval(wilson.lower, wilson.upper), f"{rate.title}: Wilson interval")
     return entries
 
 
@@ -235,29 +326,36 @@ def document(analyses: Analyses) -> dict[str, Any]:
             "values": {key: vars(entry) for key, entry in sorted(registry(analyses).items())}}
 
 
-def write_outputs(analyses: Analyses, json_path: Path, forest: Path, forest_dose: Path) -> None:
-    """The registry entries as JSON (read by engine/values.py) and the two forest plots."""
+def write_outputs(analyses: Analyses, json_path: Path, forests: Mapping[str, Path]) -> None:
+    """The registry entries as JSON (read by engine/values.py) and a forest plot per ``forests`` entry."""
     from engine.forest_plot import forest_plot
 
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(document(analyses), indent=1, ensure_ascii=False, sort_keys=True) + "\n",
                          encoding="utf-8")
-    forest_plot(analyses.studies, analyses.overall, forest)
-    forest_plot(analyses.dose_rows, analyses.dose_overall, forest_dose, subgroups=analyses.by_dose)
+    for key, path in forests.items():
+        analysis = analyses.by_key(key)
+        forest_plot(analysis.rows, analysis.result, path, subgroups=analysis.subgroups)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from engine.sheets import read_validated
+    from engine.manifest import load_review
+    from engine.values import read_sheets
 
-    parser = argparse.ArgumentParser(description="Run the meta-analyses of response and headache.")
+    parser = argparse.ArgumentParser(description="Run the meta-analyses the review manifest declares.")
+    parser.add_argument("--manifest", type=Path, default=Path("config/review.yaml"))
     parser.add_argument("--validated-dir", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True, help="registry entries (JSON)")
-    parser.add_argument("--forest", type=Path, required=True, help="forest plot (SVG)")
-    parser.add_argument("--forest-dose", type=Path, required=True, help="forest plot by dose group")
+    parser.add_argument("--forest", nargs=2, action="append", default=[], metavar=("ANALYSIS", "SVG"),
+                        help="draw the forest plot of the analysis with this key")
     args = parser.parse_args(argv)
-    sheets = {name: read_validated(args.validated_dir / f"{name}.csv", name)
-              for name in ("studies", "outcomes", "dose_groups", "regimens", "aggregates")}
-    write_outputs(run(sheets), args.out, args.forest, args.forest_dose)
+    review = load_review(args.manifest)
+    analyses = run(review, read_sheets(review, args.validated_dir))
+    known = {analysis.key for analysis in analyses.pooled}
+    unknown = [key for key, _ in args.forest if key not in known]
+    if unknown:
+        parser.error(f"no forest plot for {', '.join(unknown)}: the analyses with rows are {', '.join(sorted(known))}")
+    write_outputs(analyses, args.out, {key: Path(svg) for key, svg in args.forest})
     return 0
 
 

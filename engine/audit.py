@@ -40,7 +40,7 @@ an image's alt text repeats its caption, which is audited; ``<style>`` and ``<sc
 
 **Values.** The text of every ``span.value`` must equal the display of its key (whitespace collapsed): an
 unknown key and a stale display both fail. The CLI compares with the written registry (``--registry``)
-and, given ``--raw-dir``, also with :func:`fresh_displays`, which recomputes the displays from the raw
+and, given ``--manifest``, also with :func:`engine.recompute.fresh_displays`, which recomputes the displays from the raw
 sheets the way the pipeline's rules do, without reading ``results/``.
 
 **PDF.** The PDF carries no markup, so its check can only count strings in pypdf's text: every bound
@@ -60,7 +60,6 @@ import argparse
 import dataclasses
 import re
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -401,31 +400,6 @@ def audit(html: str, displays: Mapping[str, str], pdf_text: str | None = None) -
 # --- the values, recomputed from the raw sheets ---------------------------------------------------------
 
 
-def fresh_displays(raw_dir: Path, bib_path: Path) -> dict[str, str]:
-    """Key -> display, recomputed from ``raw_dir`` as the pipeline's rules do, without reading results/.
-
-    The sheets are validated into a temporary folder (rule validate_sheet), the PRISMA counts resolved
-    (rule prisma), the analyses run (rule meta_analysis), and the registry built from them (rule values).
-    """
-    from engine import analysis, prisma, values
-    from engine.ledger import load_claims
-    from engine.sheets import SHEETS, format_problems, validate_sheet, write_validated
-
-    with tempfile.TemporaryDirectory(prefix="audit-fresh-") as work:
-        folder = Path(work)
-        for sheet in SHEETS:
-            parsed, problems = validate_sheet(sheet, raw_dir, bib_path)
-            if problems or parsed is None:
-                raise ValueError(f"{raw_dir} does not validate:\n{format_problems(problems)}")
-            write_validated(parsed, folder / f"{sheet}.csv")
-        prisma.write_counts_csv(prisma.validated_counts(raw_dir / "prisma.csv").counts, folder / "prisma.csv")
-        inputs = values.load_inputs(folder, folder / "prisma.csv", None)
-    analysed = analysis.document(analysis.run(inputs["sheets"]))
-    claims = load_claims(raw_dir.parent / "published" / "claims.csv")
-    registry = values.build_registry(inputs["sheets"], inputs["prisma_counts"], analysed, claims=claims)
-    return {key: entry.display for key, entry in registry.items()}
-
-
 # --- CLI -------------------------------------------------------------------------------------------------
 
 
@@ -447,15 +421,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--html", type=Path, required=True, help="_manuscript/index.html")
     parser.add_argument("--pdf", type=Path, help="_manuscript/index.pdf")
     parser.add_argument("--registry", type=Path, required=True, help="results/values.yml")
-    parser.add_argument("--raw-dir", type=Path,
-                        help="also recompute every value from these raw sheets (e.g. data/raw) and compare")
+    parser.add_argument("--manifest", type=Path,
+                        help="also recompute every value from the review's raw sheets (config/review.yaml) and compare")
+    parser.add_argument("--raw-dir", type=Path, help="the raw sheets (default: data/raw beside the manifest)")
     parser.add_argument("--bib", type=Path, default=Path("manuscript/references.bib"))
     args = parser.parse_args(argv)
     html = args.html.read_text(encoding="utf-8")
     pdf_text = read_pdf_text(args.pdf) if args.pdf else None
     result = audit(html, read_displays(args.registry), pdf_text)
-    if args.raw_dir:
-        fresh = check_values(result.values, fresh_displays(args.raw_dir, args.bib))
+    if args.manifest:
+        from engine.manifest import load_review
+        from engine.recompute import fresh_displays
+
+        fresh = check_values(result.values, fresh_displays(load_review(args.manifest, args.raw_dir, args.bib)))
         result = dataclasses.replace(
             result, findings=result.findings + tuple(Finding(f.rule, f"(fresh) {f.message}") for f in fresh))
     print(report(result))

@@ -39,6 +39,7 @@ import pypdf
 OUTPUTS = ("_manuscript/index.html", "_manuscript/index.pdf", "results/values.yml")
 LOCKS = ("requirements.txt", "environment.yml")
 OUTPUTS_DIR = "outputs"
+MANIFEST = "config/review.yaml"
 GENERATOR = re.compile(r'<meta\s+name="generator"\s+content="(?P<name>[^"]+)"')
 # Zip stores local date-times from 1980 to 2107; an epoch outside is clamped into that range.
 ZIP_EPOCH_RANGE = (datetime(1980, 1, 1, tzinfo=UTC), datetime(2107, 12, 31, 23, 59, 58, tzinfo=UTC))
@@ -56,6 +57,8 @@ class Provenance:
     status: tuple[str, ...]
     epoch: int
     engine: str
+    name: str  # the review's slug and title, from its manifest (config/review.yaml)
+    title: str
 
 
 def _git(root: Path, *args: str) -> str:
@@ -97,12 +100,24 @@ def provenance(root: Path) -> Provenance:
     """Commit, working-tree status, the build's SOURCE_DATE_EPOCH and the render engine."""
     status = _git(root, "status", "--porcelain").splitlines()
     html = (root / OUTPUTS[0]).read_text(encoding="utf-8")
+    review = _review_of(root)
     return Provenance(
         commit=_git(root, "rev-parse", "HEAD").strip(),
         status=tuple(sorted(line.strip() for line in status)),
         epoch=build_epoch(root / OUTPUTS[1]),
         engine=render_engine(html),
+        name=review.name,
+        title=review.short_title,
     )
+
+
+def _review_of(root: Path):  # -> engine.manifest.Review
+    from engine.manifest import ManifestError, load_review
+
+    try:
+        return load_review(root / MANIFEST)
+    except ManifestError as error:
+        raise BundleError(str(error)) from error
 
 
 def sha256sums(root: Path, names: Sequence[str]) -> str:
@@ -110,9 +125,9 @@ def sha256sums(root: Path, names: Sequence[str]) -> str:
     return "".join(f"{hashlib.sha256((root / name).read_bytes()).hexdigest()}  {name}\n" for name in names)
 
 
-def folder_name(commit: str) -> str:
-    """The zip's top-level folder."""
-    return f"ivig-lv-review-{commit[:12]}"
+def folder_name(name: str, commit: str) -> str:
+    """The zip's top-level folder: the review's slug and the commit."""
+    return f"{name}-{commit[:12]}"
 
 
 def bundle_readme(prov: Provenance) -> str:
@@ -138,7 +153,7 @@ def bundle_readme(prov: Provenance) -> str:
     outputs = "\n".join(f"  - `{OUTPUTS_DIR}/{name}`" for name in OUTPUTS)
     return f"""# Reproducibility bundle
 
-The rebuild of Gao & Jin 2022 (IVIG for refractory livedoid vasculopathy) at one commit: its sources,
+The build of "{prov.title}" (`{prov.name}`) at one commit: its sources,
 raw data and dependency locks, and the outputs published from that build.
 
 | | |
@@ -212,7 +227,7 @@ def write_bundle(root: Path, out: Path) -> Path:
     if absent:
         raise BundleError(f"not tracked by git: {', '.join(absent)}")
     prov = provenance(root)
-    folder = folder_name(prov.commit)
+    folder = folder_name(prov.name, prov.commit)
     entries: dict[str, bytes | Path] = {f"{folder}/{name}": root / name for name in sources}
     entries.update({f"{folder}/{OUTPUTS_DIR}/{name}": root / name for name in OUTPUTS})
     entries[f"{folder}/{OUTPUTS_DIR}/SHA256SUMS"] = sha256sums(root, OUTPUTS).encode("utf-8")

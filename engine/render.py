@@ -41,7 +41,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -371,6 +371,16 @@ def record_render_settings(path: Path, qmd: Path, engine: str) -> Path:
     return path
 
 
+def absent_values(metadata_files: Iterable[Path]) -> dict[str, str]:
+    """Key -> reason of the values the registry holds no number for (``v_absent``, engine/values.py)."""
+    absent: dict[str, str] = {}
+    for path in metadata_files:
+        if path.is_file():
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER) or {}
+            absent.update({str(key): str(reason) for key, reason in (data.get("v_absent") or {}).items()})
+    return absent
+
+
 def value_keys(metadata_files: Iterable[Path]) -> set[str]:
     """Keys of the ``v`` mapping across the metadata files."""
     keys: set[str] = set()
@@ -593,8 +603,9 @@ def _attr_tokens(attrs: str) -> list[str]:
 class _Checker:
     """Collects subset problems over the include-expanded source lines."""
 
-    def __init__(self, known_keys: set[str], bib_keys: set[str]) -> None:
+    def __init__(self, known_keys: set[str], bib_keys: set[str], absent: Mapping[str, str] | None = None) -> None:
         self.known_keys = known_keys
+        self.absent = dict(absent or {})
         self.bib_keys = bib_keys
         self.problems: list[Problem] = []
         self.ids: dict[str, SourceLine] = {}
@@ -662,6 +673,9 @@ class _Checker:
                 self.report(where, f"shortcode {match[0]} (only meta v.KEY and include)", "shortcode")
             elif not VALUE_KEY.match(meta["key"]):
                 self.report(where, f"value key '{meta['key']}' is not [A-Za-z0-9_-]+", "shortcode")
+            elif meta["key"] in self.absent:
+                self.report(where, f"value 'v.{meta['key']}' has no number: {self.absent[meta['key']]}",
+                            "absent-value")
             elif meta["key"] not in self.known_keys:
                 self.report(where, f"unknown value key 'v.{meta['key']}'", "unknown-value")
         text = SHORTCODE.sub(_blank, text)
@@ -785,9 +799,10 @@ class _Checker:
                 )
 
 
-def check_source(lines: Sequence[SourceLine], known_keys: set[str], bib_keys: set[str]) -> list[Problem]:
+def check_source(lines: Sequence[SourceLine], known_keys: set[str], bib_keys: set[str],
+                 absent: Mapping[str, str] | None = None) -> list[Problem]:
     """Subset problems of already include-expanded source lines."""
-    return _Checker(set(known_keys), set(bib_keys)).check(lines)
+    return _Checker(set(known_keys), set(bib_keys), absent).check(lines)
 
 
 def lint_manuscript(qmd_path: Path, known_keys: Iterable[str], bib_keys: Iterable[str]) -> list[Problem]:
@@ -882,7 +897,8 @@ def prepare(qmd: Path, output_dir: Path | None = None) -> Job:
     root = find_project_root(qmd)
     config = load_config(root)
     lines, problems = expand_includes(qmd, root)
-    problems += check_source(lines, value_keys(config.metadata_files), bibliography_keys(config.bibliography))
+    problems += check_source(lines, value_keys(config.metadata_files), bibliography_keys(config.bibliography),
+                             absent_values(config.metadata_files))
     _raise_problems(_in_source_order(problems))
     stamp = build_stamp(config)
     epoch = epoch_of(stamp.revision)

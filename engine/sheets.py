@@ -15,13 +15,12 @@ This module deliberately avoids pandas: validation runs first in every build and
 
 from __future__ import annotations
 
-import argparse
 import csv
 import functools
 import io
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +29,8 @@ import yaml
 
 if TYPE_CHECKING:
     import pandas
+
+    from engine.manifest import Review
 
 # jsonschema imports rfc3987_syntax, when installed (Jupyter pulls it in), only to check the "iri" string
 # format, which no schema of this project (nor Snakemake's config schema) uses. Building its grammar takes
@@ -40,19 +41,6 @@ if "jsonschema" not in sys.modules:
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 NOT_AVAILABLE = "NA"
-SCHEMA_DIR = Path(__file__).resolve().parents[1] / "config" / "schemas"
-SHEETS: tuple[str, ...] = ("studies", "outcomes", "dose_groups", "regimens", "aggregates", "primary_scarpone2020")
-PRISMA_SHEET = "prisma.csv"  # checked by engine/prisma.py; its problems join the summary of `check`
-
-# Which raw sheets a sheet's cross-sheet rules read (besides itself); the Snakefile declares the same inputs.
-SHEET_DEPENDENCIES: Mapping[str, tuple[str, ...]] = {
-    "studies": (),
-    "outcomes": ("studies",),
-    "dose_groups": ("studies", "outcomes"),
-    "regimens": ("dose_groups",),
-    "aggregates": ("studies",),
-    "primary_scarpone2020": (),
-}
 
 Row = dict[str, Any]
 
@@ -109,11 +97,11 @@ class ValidationError(Exception):
     """Raised when sheets break their schema or the cross-field rules; carries every problem."""
 
     def __init__(self, problems: Sequence[Problem]):
-        self.problems = tuple(sorted(problems, key=_problem_sort_key))
+        self.problems = tuple(sorted(problems, key=problem_sort_key))
         super().__init__(format_problems(self.problems))
 
 
-def _problem_sort_key(problem: Problem) -> tuple[str, int, str, str, str]:
+def problem_sort_key(problem: Problem) -> tuple[str, int, str, str, str]:
     # Total, so that the message lists problems in the same order in every run (they pass through sets).
     return (problem.file, problem.row or 0, problem.column or "", problem.rule, problem.value or "")
 
@@ -130,9 +118,10 @@ def format_problems(problems: Sequence[Problem]) -> str:
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def load_schema(sheet: str, schema_dir: Path = SCHEMA_DIR) -> dict[str, Any]:
-    """The JSON Schema of ``sheet``."""
-    with open(schema_dir / f"{sheet}.schema.yaml", encoding="utf-8") as handle:
+@functools.cache
+def load_schema(path: Path) -> dict[str, Any]:
+    """The JSON Schema of a sheet (``config/schemas/<sheet>.schema.yaml``), read once per process."""
+    with open(path, encoding="utf-8") as handle:
         return yaml.load(handle, Loader=YAML_LOADER)
 
 
@@ -141,7 +130,7 @@ def read_bib_keys(bib_path: Path) -> frozenset[str]:
     return frozenset(_BIB_KEY.findall(bib_path.read_text(encoding="utf-8")))
 
 
-def _bib_keys(bib_path: Path) -> tuple[frozenset[str] | None, list[Problem]]:
+def bib_keys_or_problem(bib_path: Path) -> tuple[frozenset[str] | None, list[Problem]]:
     """The bibliography's keys, or the problem that keeps them from being read (reported, not raised)."""
     if not bib_path.is_file():
         return None, [Problem(str(bib_path), None, None, None, "the bibliography does not exist")]
@@ -298,11 +287,10 @@ def _badly_quoted_cell(line: str) -> tuple[int, str, bool] | None:
     return None
 
 
-def read_sheet(sheet: str, path: Path, schema: Mapping[str, Any] | None = None) -> tuple[Sheet | None, list[Problem]]:
+def read_sheet(sheet: str, path: Path, schema: Mapping[str, Any]) -> tuple[Sheet | None, list[Problem]]:
     """Parse and check one sheet against its schema; returns the typed sheet (None if unreadable) and problems."""
     from jsonschema import Draft202012Validator
 
-    schema = schema or load_schema(sheet)
     name = str(path)
     if not path.exists():
         return None, [Problem(name, None, None, None, "the file does not exist")]
@@ -364,203 +352,9 @@ def read_sheet(sheet: str, path: Path, schema: Mapping[str, Any] | None = None) 
     return Sheet(sheet, path, tuple(stripped), tuple(rows), tuple(numbers), complete), problems
 
 
-# --- cross-field and cross-sheet rules ------------------------------------------------------------------
-
-
-def _known(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _primary_key_problems(sheet: Sheet, schema: Mapping[str, Any]) -> list[Problem]:
-    key_columns = schema.get("x-primary-key", [])
-    seen: dict[tuple[Any, ...], int] = {}
-    problems = []
-    for row, number in zip(sheet.rows, sheet.row_numbers):
-        key = tuple(row.get(column) for column in key_columns)
-        if key in seen:
-            problems.append(Problem(str(sheet.path), number, key_columns[0], "/".join(map(str, key)),
-                                    f"duplicate {'+'.join(key_columns)}: already used in row {seen[key]}"))
-        else:
-            seen[key] = number
-    return problems
-
-
-def _study_rules(sheet: Sheet, bib_keys: frozenset[str] | None) -> Iterable[Problem]:
-    for row, number in zip(sheet.rows, sheet.row_numbers):
-        where = (str(sheet.path), number)
-        patients = row.get("patients")
-        if _known(patients) and _known(row.get("males")) and _known(row.get("females")):
-            if row["males"] + row["females"] > patients:
-                yield Problem(*where, "males", str(row["males"]),
-                              f"males + females ({row['males']} + {row['females']}) must not exceed patients ({patients})")
-        low, central, high = row.get("age_min"), row.get("age_value"), row.get("age_max")
-        if _known(low) and _known(high) and low > high:
-            yield Problem(*where, "age_min", str(low), f"age_min must not exceed age_max ({high})")
-        if _known(central) and _known(low) and _known(high) and not low <= central <= high:
-            yield Problem(*where, "age_value", str(central), f"age_value must lie inside its range [{low}, {high}]")
-        if row.get("age_statistic") == "value" and _known(patients) and patients != 1:
-            yield Problem(*where, "age_statistic", "value", "a single age ('value') needs patients = 1; use 'mean'")
-        if _known(row.get("thrombophilia_positive")) and _known(patients) and row["thrombophilia_positive"] > patients:
-            yield Problem(*where, "thrombophilia_positive", str(row["thrombophilia_positive"]),
-                          f"thrombophilia_positive must not exceed patients ({patients})")
-        if bib_keys is not None and isinstance(row.get("ref_key"), str) and row["ref_key"] not in bib_keys:
-            yield Problem(*where, "ref_key", row["ref_key"], "unknown reference key: not in manuscript/references.bib")
-
-
-def _index(sheet: Sheet | None, column: str) -> dict[Any, Row]:
-    return {} if sheet is None else {row.get(column): row for row in sheet.rows}
-
-
-def _foreign_key_problems(sheet: Sheet, column: str, target: Sheet | None, target_column: str) -> Iterable[Problem]:
-    if target is None:
-        return
-    known = {row.get(target_column) for row in target.rows}
-    for row, number in zip(sheet.rows, sheet.row_numbers):
-        if row.get(column) not in known:
-            yield Problem(str(sheet.path), number, column, str(row.get(column)),
-                          f"unknown {column}: no such {target_column} in {target.path.name}")
-
-
-def _count_rules(sheet: Sheet, capped: Sequence[str]) -> Iterable[Problem]:
-    for row, number in zip(sheet.rows, sheet.row_numbers):
-        for column in capped:
-            if _known(row.get(column)) and _known(row.get("patients")) and row[column] > row["patients"]:
-                yield Problem(str(sheet.path), number, column, str(row[column]),
-                              f"{column} ({row[column]}) must not exceed patients ({row['patients']})")
-
-
-def _outcome_rules(sheet: Sheet, studies: Sheet | None) -> Iterable[Problem]:
-    yield from _foreign_key_problems(sheet, "study_id", studies, "study_id")
-    by_id = _index(studies, "study_id")
-    for row, number in zip(sheet.rows, sheet.row_numbers):
-        patients = by_id.get(row.get("study_id"), {}).get("patients")
-        for column in ("responders", "recurrences"):
-            if _known(row.get(column)) and _known(patients) and row[column] > patients:
-                yield Problem(str(sheet.path), number, column, str(row[column]),
-                              f"{column} ({row[column]}) must not exceed the study's patients ({patients}, studies.csv)")
-
-
-def _dose_group_rules(sheet: Sheet, studies: Sheet | None, outcomes: Sheet | None) -> Iterable[Problem]:
-    yield from _foreign_key_problems(sheet, "study_id", studies, "study_id")
-    yield from _count_rules(sheet, ("responders", "recurrences"))
-    for row, number in zip(sheet.rows, sheet.row_numbers):
-        group_id, study_id, group = row.get("group_id"), row.get("study_id"), row.get("dose_group")
-        suffix = {"high": "high", "low": "low", "not_grouped": "none"}.get(group)
-        if isinstance(group_id, str) and suffix and group_id != f"{study_id}-{suffix}":
-            yield Problem(str(sheet.path), number, "group_id", group_id,
-                          f"group_id must be '<study_id>-<high|low|none>' matching study_id and dose_group ({study_id}-{suffix})")
-    if not sheet.complete:
-        return  # an unread row would look like a missing group (see Sheet)
-    members_of: dict[object, list[tuple[Row, int]]] = {}
-    for row, number in zip(sheet.rows, sheet.row_numbers):
-        members_of.setdefault(row.get("study_id"), []).append((row, number))
-    outcome_of = _index(outcomes, "study_id")
-    for study_id, study in _index(studies, "study_id").items():
-        members = members_of.get(study_id, [])
-        if not members:
-            yield Problem(str(sheet.path), None, "study_id", str(study_id), "every study needs at least one dose-group row")
-            continue
-        first_row = members[0][1]
-        totals = {"patients": study.get("patients"), "responders": outcome_of.get(study_id, {}).get("responders")}
-        for column, expected in totals.items():
-            values = [r.get(column) for r, _ in members]
-            if _known(expected) and all(_known(v) for v in values) and sum(values) != expected:
-                source = "studies.csv" if column == "patients" else "outcomes.csv"
-                yield Problem(str(sheet.path), first_row, column, "+".join(map(str, values)),
-                              f"the groups of study {study_id} sum to {sum(values)} {column}, {source} says {expected}")
-
-
-def _regimen_rules(sheet: Sheet, dose_groups: Sheet | None) -> Iterable[Problem]:
-    yield from _foreign_key_problems(sheet, "group_id", dose_groups, "group_id")
-    for row, number in zip(sheet.rows, sheet.row_numbers):
-        for low, high in (("days_min", "days_max"), ("interval_days_min", "interval_days_max")):
-            if _known(row.get(low)) and _known(row.get(high)) and row[low] > row[high]:
-                yield Problem(str(sheet.path), number, low, str(row[low]), f"{low} must not exceed {high} ({row[high]})")
-        if _known(row.get("dose_g_kg")) and row.get("dose_basis") == NOT_AVAILABLE:
-            yield Problem(str(sheet.path), number, "dose_basis", NOT_AVAILABLE, "a dose needs its basis (per_day or per_cycle)")
-        if row.get("dose_basis") == "per_day" and not _known(row.get("days_min")):
-            yield Problem(str(sheet.path), number, "days_min", str(row.get("days_min")), "a per-day dose needs its number of days")
-
-
-def _aggregate_rules(sheet: Sheet, studies: Sheet | None) -> Iterable[Problem]:
-    by_id = _index(studies, "study_id")
-    for row, number in zip(sheet.rows, sheet.row_numbers):
-        ids = [int(part) for part in str(row.get("source_studies", "")).split(";") if part.isdigit()]
-        unknown = [i for i in ids if studies is not None and i not in by_id]
-        if unknown:
-            yield Problem(str(sheet.path), number, "source_studies", row.get("source_studies"),
-                          f"unknown study id(s) {unknown}: not in studies.csv")
-        pool = sum(by_id[i]["patients"] for i in ids if i in by_id and _known(by_id[i].get("patients")))
-        # Without a readable studies sheet there is no pool to compare with (its own problems say why).
-        if studies is not None and _known(row.get("patients")) and ids and not unknown and row["patients"] > pool:
-            yield Problem(str(sheet.path), number, "patients", str(row["patients"]),
-                          f"patients ({row['patients']}) must not exceed the source studies' patients ({pool})")
-        if _known(row.get("patients")) and _known(row.get("denominator")) and row["patients"] > row["denominator"]:
-            yield Problem(str(sheet.path), number, "patients", str(row["patients"]),
-                          f"patients must not exceed denominator ({row['denominator']})")
-
-
-# --- entry points ---------------------------------------------------------------------------------------
-
-
-def _usable(other: Sheet | None) -> Sheet | None:
-    """A sheet that cross-sheet rules may rely on: readable, every row read (its own problems say why not)."""
-    return other if other is not None and other.complete else None
-
-
-SheetReader = Callable[[str], tuple[Sheet | None, list[Problem]]]
-
-
-def sheet_reader(raw_dir: Path, schema_dir: Path = SCHEMA_DIR) -> SheetReader:
-    """Reads a named sheet of ``raw_dir`` with its schema."""
-    def read(name: str) -> tuple[Sheet | None, list[Problem]]:
-        return read_sheet(name, raw_dir / f"{name}.csv", load_schema(name, schema_dir))
-    return read
-
-
-def validate_sheet(sheet: str, raw_dir: Path, bib_path: Path | None = None, schema_dir: Path = SCHEMA_DIR,
-                   read: SheetReader | None = None) -> tuple[Sheet | None, list[Problem]]:
-    """Every problem of one sheet: schema, keys, and the cross-field rules that read the sheets it depends on.
-
-    ``read`` reads this sheet and those it depends on (default: :func:`sheet_reader`); validate_all passes
-    one that reads each sheet once.
-    """
-    read = read or sheet_reader(raw_dir, schema_dir)
-    parsed, read_problems = read(sheet)
-    if parsed is None:
-        return None, read_problems
-    problems = [*read_problems, *_primary_key_problems(parsed, load_schema(sheet, schema_dir))]
-    others = {name: _usable(read(name)[0]) for name in SHEET_DEPENDENCIES[sheet]}
-    if sheet == "studies":
-        bib_keys, bib_problems = _bib_keys(bib_path) if bib_path else (None, [])
-        problems += bib_problems
-        problems += _study_rules(parsed, bib_keys)
-    elif sheet == "outcomes":
-        problems += _outcome_rules(parsed, others["studies"])
-    elif sheet == "dose_groups":
-        problems += _dose_group_rules(parsed, others["studies"], others["outcomes"])
-    elif sheet == "regimens":
-        problems += _regimen_rules(parsed, others["dose_groups"])
-    elif sheet == "aggregates":
-        problems += _aggregate_rules(parsed, others["studies"])
-    return parsed, sorted(set(problems), key=_problem_sort_key)
-
-
-def validate_all(raw_dir: Path, bib_path: Path | None = None, schema_dir: Path = SCHEMA_DIR) -> list[Problem]:
-    """Every problem in every sheet, the PRISMA sheet included, for the single summary message."""
-    from engine.prisma import find_problems
-
-    # Each sheet is read once, though the cross-sheet rules of several others read it too.
-    read = functools.cache(sheet_reader(raw_dir, schema_dir))
-    problems: list[Problem] = []
-    for sheet in SHEETS:
-        problems += validate_sheet(sheet, raw_dir, bib_path, schema_dir, read)[1]
-    return problems + find_problems(raw_dir / PRISMA_SHEET)
-
-
-def write_validated(sheet: Sheet, out_path: Path, schema_dir: Path = SCHEMA_DIR) -> None:
+def write_validated(sheet: Sheet, out_path: Path, schema_path: Path) -> None:
     """Write the typed sheet as CSV: a numeric column's "NA" becomes an empty cell; text keeps "NA" as printed."""
-    properties = load_schema(sheet.name, schema_dir)["properties"]
+    properties = load_schema(schema_path)["properties"]
     numeric = {c for c in sheet.columns if _allowed_types(properties[c]) & {"integer", "number"}}
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with open(out_path, "w", newline="", encoding="utf-8") as handle:
@@ -574,16 +368,17 @@ def _table_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def codebook_markdown(schema_dir: Path = SCHEMA_DIR) -> str:
+def codebook_markdown(review: Review) -> str:
     """The codebook: every sheet and column with its meaning, unit and allowed values, from the schemas."""
     lines = ["# Codebook", "",
-             "Generated from `config/schemas/*.schema.yaml` by `python -m engine.sheets codebook`;"
+             "Generated from `config/schemas/*.schema.yaml` by `python -m engine.validation codebook`;"
              " do not edit by hand (a test checks it is current).", "",
              f"Missing values: `{NOT_AVAILABLE}` means the review gives no value (its own abbreviation,"
              " 'not available'). Text columns (`*_text`) keep the printed wording, abbreviations included.", ""]
-    for sheet in SHEETS:
-        schema = load_schema(sheet, schema_dir)
-        lines += [f"## `data/raw/{sheet}.csv`", "", " ".join(schema["description"].split()), "",
+    for spec in review.sheets:
+        schema = load_schema(spec.schema)
+        optional = " (optional)" if spec.optional else ""
+        lines += [f"## `data/raw/{spec.name}.csv`{optional}", "", " ".join(schema["description"].split()), "",
                   f"Key: {', '.join(schema.get('x-primary-key', []))}.", "",
                   "| column | meaning | unit | allowed values |", "|---|---|---|---|"]
         for column, spec in schema["properties"].items():
@@ -593,45 +388,11 @@ def codebook_markdown(schema_dir: Path = SCHEMA_DIR) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    one = commands.add_parser("validate", help="validate one sheet and write its typed copy")
-    one.add_argument("--sheet", choices=SHEETS, required=True)
-    one.add_argument("--raw-dir", type=Path, default=Path("data/raw"))
-    one.add_argument("--bib", type=Path, default=Path("manuscript/references.bib"))
-    one.add_argument("--out", type=Path, required=True)
-    every = commands.add_parser("check", help="validate every sheet and print one summary")
-    every.add_argument("--raw-dir", type=Path, default=Path("data/raw"))
-    every.add_argument("--bib", type=Path, default=Path("manuscript/references.bib"))
-    commands.add_parser("codebook", help="print the codebook (Markdown)")
-    args = parser.parse_args(argv)
-
-    if args.command == "codebook":
-        sys.stdout.write(codebook_markdown())
-        return 0
-    if args.command == "check":
-        problems = validate_all(args.raw_dir, args.bib)
-        print(format_problems(problems) if problems else f"All {len(SHEETS)} sheets and {PRISMA_SHEET} are valid.",
-              file=sys.stderr if problems else sys.stdout)
-        return 1 if problems else 0
-    parsed, problems = validate_sheet(args.sheet, args.raw_dir, args.bib)
-    if problems or parsed is None:
-        print(format_problems(problems), file=sys.stderr)
-        return 1
-    write_validated(parsed, args.out)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-
-
-def read_validated(path: Path, sheet: str | None = None, schema_dir: Path = SCHEMA_DIR) -> "pandas.DataFrame":
+def read_validated(path: Path, schema_path: Path) -> "pandas.DataFrame":
     """A validated sheet as a DataFrame with the schema's types (nullable Int64/Float64; missing = <NA>)."""
     import pandas  # imported here so that validation alone stays light
 
-    schema = load_schema(sheet or path.stem, schema_dir)
+    schema = load_schema(schema_path)
     dtypes: dict[str, str] = {}
     for column, spec in schema["properties"].items():
         types = _allowed_types(spec)

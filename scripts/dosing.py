@@ -13,6 +13,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from engine.numbers import Range, format_range
+
+__all__ = ["Regimen", "daily_dose_class", "daily_dose_classes", "format_range", "per_cycle", "per_cycle_class",
+           "per_day", "per_four_weeks", "regimen_from_row", "regimens_by_group"]
+
 if TYPE_CHECKING:
     import pandas
 
@@ -21,7 +26,6 @@ CONVENTIONAL_DAILY_MAX = 0.5  # g/kg/day; "high daily dose" is anything above (r
 HIGH_PER_CYCLE = (2.0, 2.1)
 LOW_PER_CYCLE = (1.0, 1.5)
 
-Range = tuple[float, float]
 DailyClass = Literal["high", "conventional", "unclear", "not_available"]
 
 
@@ -127,17 +131,3 @@ def regimens_by_group(regimens: pandas.DataFrame) -> dict[str, list[Regimen]]:
 def daily_dose_classes(regimens: pandas.DataFrame) -> dict[str, DailyClass]:
     """Each dose group's daily-dose class (:func:`daily_dose_class` of its regimens)."""
     return {group_id: daily_dose_class(parsed) for group_id, parsed in regimens_by_group(regimens).items()}
-
-
-def decimal(number: float, decimals: int = 2) -> str:
-    """Fixed decimals with trailing zeros dropped: 95.00 -> "95", 13.750 -> "13.75"."""
-    text = f"{number:.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def format_range(value: Range | None, decimals: int = 2) -> str:
-    """"2", "0.67-1" style text for a range (en dash), trailing zeros dropped; "NA" when unknown."""
-    if value is None:
-        return "NA"
-    low, high = decimal(value[0], decimals), decimal(value[1], decimals)
-    return low if low == high else f"{low}\u2013{high}"
