@@ -43,14 +43,36 @@ class Entry:
     description: str
 
 
+@dataclass(frozen=True)
+class Scale:
+    """How estimates are printed (``analyses.display`` in the manifest): per 100 ("95.0%") by default, or
+    per 1,000, 10,000, ... for rare events ("4.24" per 10,000; the text names the unit)."""
+
+    per: int = 100
+    decimals: int = 1
+
+    @property
+    def unit(self) -> str:
+        return "%" if self.per == 100 else ""
+
+    def point(self, proportion: float) -> str:
+        return f"{self.per * proportion:.{self.decimals}f}{self.unit}"
+
+    def interval(self, lower: float, upper: float) -> str:
+        return f"{self.per * lower:.{self.decimals}f}–{self.per * upper:.{self.decimals}f}{self.unit}"
+
+
+PERCENT = Scale()
+
+
 def pct(proportion: float, decimals: int = 1) -> str:
     """A model estimate as printed: one decimal, "95.0%"."""
-    return f"{100 * proportion:.{decimals}f}%"
+    return Scale(100, decimals).point(proportion)
 
 
 def interval(lower: float, upper: float) -> str:
     """A confidence or prediction interval as printed: "87.4–98.1%"."""
-    return f"{100 * lower:.1f}–{100 * upper:.1f}%"
+    return PERCENT.interval(lower, upper)
 
 
 def p_value(p: float) -> str:
@@ -143,49 +165,61 @@ def analysis_rows(review: Review, sheets: Mapping[str, pandas.DataFrame], spec: 
 # --- registry entries -----------------------------------------------------------------------------------
 
 
-def _ci_entries(prefix: str, what: str, ci: ProportionCI) -> dict[str, Entry]:
-    return {f"{prefix}_ci": Entry(f"{ci.lower:.6f}–{ci.upper:.6f}", interval(ci.lower, ci.upper),
+def _ci_entries(prefix: str, what: str, ci: ProportionCI, scale: Scale = PERCENT) -> dict[str, Entry]:
+    return {f"{prefix}_ci": Entry(f"{ci.lower:.6f}–{ci.upper:.6f}", scale.interval(ci.lower, ci.upper),
                                   f"{what}: {ci.method} interval")}
 
 
-def glmm_entries(prefix: str, what: str, glmm: GLMMResult) -> dict[str, Entry]:
+def _value(proportion: float) -> float:
+    """A proportion as stored in the registry: 6 decimals, or 6 significant digits below 0.001."""
+    return round(proportion, 6) if abs(proportion) >= 1e-3 or proportion == 0 else float(f"{proportion:.6g}")
+
+
+def glmm_entries(prefix: str, what: str, glmm: GLMMResult, scale: Scale = PERCENT) -> dict[str, Entry]:
     if not glmm.estimable:
-        return {f"{prefix}_glmm_pct": Entry("not estimable", "not estimable", f"{what}: GLMM (all responded)")}
+        return {f"{prefix}_glmm_pct": Entry("not estimable", "not estimable", f"{what}: GLMM (all events)")}
     return {
-        f"{prefix}_glmm_pct": Entry(round(glmm.proportion, 6), pct(glmm.proportion), f"{what}: GLMM estimate"),
-        f"{prefix}_glmm_ci": Entry(f"{glmm.proportion_ci_lower:.6f}–{glmm.proportion_ci_upper:.6f}",
-                                   interval(glmm.proportion_ci_lower, glmm.proportion_ci_upper),
+        f"{prefix}_glmm_pct": Entry(_value(glmm.proportion), scale.point(glmm.proportion), f"{what}: GLMM estimate"),
+        f"{prefix}_glmm_ci": Entry(f"{glmm.proportion_ci_lower:.6g}–{glmm.proportion_ci_upper:.6g}"
+                                   if glmm.proportion_ci_lower < 1e-3 else
+                                   f"{glmm.proportion_ci_lower:.6f}–{glmm.proportion_ci_upper:.6f}",
+                                   scale.interval(glmm.proportion_ci_lower, glmm.proportion_ci_upper),
                                    f"{what}: GLMM confidence interval"),
         f"{prefix}_glmm_tau2": Entry(round(glmm.tau2, 6), statistic(glmm.tau2, 3), f"{what}: GLMM tau^2 (logit)"),
     }
 
 
-def pooled_entries(prefix: str, what: str, pooled: PooledResult) -> dict[str, Entry]:
-    scale = {"PLO": "logit", "PFT": "ft"}[pooled.measure]
+def pooled_entries(prefix: str, what: str, pooled: PooledResult, scale: Scale = PERCENT) -> dict[str, Entry]:
+    short = {"PLO": "logit", "PFT": "ft"}[pooled.measure]
     name = {"PLO": "random effects, logit", "PFT": "random effects, Freeman-Tukey"}[pooled.measure]
+    lower, upper = pooled.proportion_ci_lower, pooled.proportion_ci_upper
     return {
-        f"{prefix}_re_{scale}_pct": Entry(round(pooled.proportion, 6), pct(pooled.proportion), f"{what}: {name}"),
-        f"{prefix}_re_{scale}_ci": Entry(
-            f"{pooled.proportion_ci_lower:.6f}–{pooled.proportion_ci_upper:.6f}",
-            interval(pooled.proportion_ci_lower, pooled.proportion_ci_upper), f"{what}: {name}, interval"),
+        f"{prefix}_re_{short}_pct": Entry(_value(pooled.proportion), scale.point(pooled.proportion),
+                                          f"{what}: {name} ({pooled.method})"),
+        f"{prefix}_re_{short}_ci": Entry(f"{lower:.6g}–{upper:.6g}" if lower < 1e-3 else f"{lower:.6f}–{upper:.6f}",
+                                         scale.interval(lower, upper), f"{what}: {name} ({pooled.method}), interval"),
     }
 
 
-def analysis_entries(prefix: str, what: str, result: MetaAnalysis) -> dict[str, Entry]:
+def analysis_entries(prefix: str, what: str, result: MetaAnalysis, scale: Scale = PERCENT,
+                     events_name: str = "events", total_name: str = "total") -> dict[str, Entry]:
     """Registry entries of one analysis: crude, GLMM and both random-effects models, heterogeneity."""
     crude = result.crude
+    method = result.re_logit.method
     entries = {
         f"{prefix}_k": Entry(result.re_logit.k, str(result.re_logit.k), f"{what}: rows (studies or groups)"),
-        f"{prefix}_events": Entry(crude.events, str(crude.events), f"{what}: responders"),
-        f"{prefix}_total": Entry(crude.total, str(crude.total), f"{what}: patients"),
-        f"{prefix}_crude_pct": Entry(round(crude.proportion, 6), pct(crude.proportion), f"{what}: crude proportion"),
-        **_ci_entries(f"{prefix}_crude", f"{what}, crude", crude.clopper_pearson),
-        **glmm_entries(prefix, what, result.glmm),
-        **pooled_entries(prefix, what, result.re_logit),
-        **pooled_entries(prefix, what, result.re_ft),
-        f"{prefix}_i2": Entry(round(result.re_logit.i2, 6), f"{result.re_logit.i2:.0f}%", f"{what}: I^2 (logit, REML)"),
+        f"{prefix}_events": Entry(crude.events, str(crude.events), f"{what}: {events_name}"),
+        f"{prefix}_total": Entry(crude.total, str(crude.total), f"{what}: {total_name}"),
+        f"{prefix}_crude_pct": Entry(_value(crude.proportion), scale.point(crude.proportion),
+                                     f"{what}: crude proportion"),
+        **_ci_entries(f"{prefix}_crude", f"{what}, crude", crude.clopper_pearson, scale),
+        **glmm_entries(prefix, what, result.glmm, scale),
+        **pooled_entries(prefix, what, result.re_logit, scale),
+        **pooled_entries(prefix, what, result.re_ft, scale),
+        f"{prefix}_i2": Entry(round(result.re_logit.i2, 6), f"{result.re_logit.i2:.0f}%",
+                              f"{what}: I^2 (logit, {method})"),
         f"{prefix}_tau2": Entry(round(result.re_logit.tau2, 6), statistic(result.re_logit.tau2, 3),
-                                f"{what}: tau^2 (logit, REML)"),
+                                f"{what}: tau^2 (logit, {method})"),
         f"{prefix}_q": Entry(round(result.re_logit.q, 6), statistic(result.re_logit.q), f"{what}: Cochran's Q (logit)"),
         f"{prefix}_q_df": Entry(result.re_logit.q_df, str(result.re_logit.q_df), f"{what}: degrees of freedom of Q"),
         f"{prefix}_q_p": Entry(round(result.re_logit.q_p, 6), p_value(result.re_logit.q_p), f"{what}: p of Q"),
@@ -193,12 +227,13 @@ def analysis_entries(prefix: str, what: str, result: MetaAnalysis) -> dict[str, 
     return entries
 
 
-def subgroup_entries(prefix: str, what: str, analysis: SubgroupAnalysis,
-                     keys: Mapping[str, str]) -> dict[str, Entry]:
+def subgroup_entries(prefix: str, what: str, analysis: SubgroupAnalysis, keys: Mapping[str, str],
+                     scale: Scale = PERCENT, events_name: str = "events", total_name: str = "total") -> dict[str, Entry]:
     """Per-subgroup entries (named by ``keys``: label -> key part) and the subgroup tests."""
     entries: dict[str, Entry] = {}
     for label, result in zip(analysis.labels, analysis.within):
-        entries |= analysis_entries(f"{prefix}_{keys[label]}", f"{what}, {label}", result)
+        entries |= analysis_entries(f"{prefix}_{keys[label]}", f"{what}, {label}", result, scale, events_name,
+                                    total_name)
     for test in analysis.tests:
         model = {"GLMM": "glmm", "PLO": "logit", "PFT": "ft"}[test.model]
         entries[f"{prefix}_test_{model}_q"] = Entry(
@@ -240,6 +275,9 @@ class Analyses:
     level: float
     pooled: tuple[Pooled, ...]
     rates: tuple[Rate, ...]
+    scale: Scale = PERCENT
+    events_name: str = "events"
+    total_name: str = "total"
 
     def by_key(self, key: str) -> Pooled:
         for analysis in self.pooled:
@@ -286,29 +324,34 @@ def run(review: Review, sheets: Mapping[str, pandas.DataFrame]) -> Analyses:
                              ma.subgroup_analysis(rows["events"], rows["total"], rows["subgroup"], method, level=level),
                              spec["levels"]))
     rates = tuple(_rate(review, sheets, spec, level) for spec in declared.get("rates", []))
-    return Analyses(level, tuple(pooled), rates)
+    display = declared.get("display", {})
+    return Analyses(level, tuple(pooled), rates, Scale(display.get("per", 100), display.get("decimals", 1)),
+                    review.outcome.get("events_name", "events"), review.outcome.get("total_name", "total"))
 
 
 def registry(analyses: Analyses) -> dict[str, Entry]:
     """All registry entries of the analyses."""
     entries: dict[str, Entry] = {
         "ma_level_pct": Entry(analyses.level, f"{100 * analyses.level:.0f}%", "Level of every confidence interval"),
+        "ma_scale_per": Entry(analyses.scale.per, f"{analyses.scale.per:,}",
+                              "Estimates are printed per this many (100: as percentages)"),
     }
     for index, analysis in enumerate(analyses.pooled):
         if index == 0:
             entries["ma_glmm_nodes"] = Entry(analysis.result.glmm.n_nodes, str(analysis.result.glmm.n_nodes),
                                              "Gauss-Hermite quadrature points of the GLMM")
+        names = (analyses.scale, analyses.events_name, analyses.total_name)
         if analysis.subgroups is None:
-            entries |= analysis_entries(analysis.key, analysis.title, analysis.result)
+            entries |= analysis_entries(analysis.key, analysis.title, analysis.result, *names)
             if index == 0:
                 wilson = analysis.result.crude.wilson
                 entries[f"{analysis.key}_crude_wilson_ci"] = Entry(
-                    f"{wilson.lower:.6f}–{wilson.upper:.6f}", interval(wilson.lower, wilson.upper),
+                    f"{wilson.lower:.6f}–{wilson.upper:.6f}", analyses.scale.interval(wilson.lower, wilson.upper),
                     f"{analysis.title}, crude: Wilson interval")
         else:
             assert analysis.levels is not None
             keys = {label: level for level, label in analysis.levels.items()}
-            entries |= subgroup_entries(analysis.key, analysis.title, analysis.subgroups, keys)
+            entries |= subgroup_entries(analysis.key, analysis.title, analysis.subgroups, keys, *names)
     for rate in analyses.rates:
         if rate.intervals is None:
             continue

@@ -30,9 +30,10 @@ Normalisation (applied to both sides alike, nothing else is tolerated):
 1. lower case, runs of white space as one space;
 2. number words as digits: "Eighty" -> "80", "Twenty-three" -> "23", "eighty percent" -> "80%";
 3. ranges with an en dash: "1 to 2.1", "1-2.1", "4- to 6" -> "1–2.1", "4–6";
-4. trailing decimal zeros dropped: "95.00%" -> "95%". There is no rounding: a rounded "46.6" does not
+4. a raised decimal point as a point ("4·24" -> "4.24"), and no thousands separator ("2,610" -> "2610");
+5. trailing decimal zeros dropped: "95.00%" -> "95%". There is no rounding: a rounded "46.6" does not
    equal "46.64", so a recomputed value reproduces a printed one only to the digits the review prints;
-5. a list ("Headache, nausea"; items separated by ", " or "; ") is compared as the set of its items.
+6. a list ("Headache, nausea"; items separated by ", " or "; ") is compared as the set of its items.
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ _NUMBER_WORD = re.compile(
     rf"\b(?:({'|'.join(_TENS)})(?:-({'|'.join(_UNITS[1:10])}))?|({'|'.join(_UNITS)}))\b")
 _RANGE = re.compile(r"(\d)\s*(?:-\s*to|to|-|\u2013|\u2014)\s*(\d)")
 _DECIMAL = re.compile(r"\d+\.\d+")
+# Some journals (The Lancet) print the decimal point raised: "4·24" is 4.24.
+_MIDDLE_DOT = re.compile(r"(?<=\d)\u00b7(?=\d)")
+# A thousands separator ("2,610"); items of a list are separated by ", " with a space, which this leaves.
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _LIST_SEPARATOR = re.compile(r"\s*;\s+|,\s+")
 
 
@@ -106,6 +111,8 @@ def _canonical_decimal(match: re.Match[str]) -> str:
 def normalise(text: str) -> str:
     """The form in which a printed number and a registry display are compared (see the module docstring)."""
     value = " ".join(text.lower().split())
+    value = _MIDDLE_DOT.sub(".", value)
+    value = _THOUSANDS.sub("", value)
     value = _NUMBER_WORD.sub(_number_word, value)
     value = re.sub(r"(\d) ?percent\b", r"\1%", value)
     value = _RANGE.sub("\\1\u2013\\2", value)

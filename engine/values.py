@@ -72,7 +72,9 @@ def percent(part: float, whole: float, decimals: int = 2) -> str:
 
 
 def count(key: str, number: int, description: str) -> Value:
-    return Value(key, int(number), str(int(number)), description)
+    """A whole number; from 10,000 up printed with thousands separators ("8,302,708"), below as is ("2159")."""
+    return Value(key, int(number), f"{int(number):,}" if abs(int(number)) >= 10_000 else str(int(number)),
+                 description)
 
 
 def text_value(key: str, display: str, description: str) -> Value:
