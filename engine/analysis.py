@@ -278,6 +278,7 @@ class Analyses:
     scale: Scale = PERCENT
     events_name: str = "events"
     total_name: str = "total"
+    measure: str = "Proportion"
 
     def by_key(self, key: str) -> Pooled:
         for analysis in self.pooled:
@@ -326,7 +327,8 @@ def run(review: Review, sheets: Mapping[str, pandas.DataFrame]) -> Analyses:
     rates = tuple(_rate(review, sheets, spec, level) for spec in declared.get("rates", []))
     display = declared.get("display", {})
     return Analyses(level, tuple(pooled), rates, Scale(display.get("per", 100), display.get("decimals", 1)),
-                    review.outcome.get("events_name", "events"), review.outcome.get("total_name", "total"))
+                    review.outcome.get("events_name", "events"), review.outcome.get("total_name", "total"),
+                    review.outcome.get("measure", "Proportion"))
 
 
 def registry(analyses: Analyses) -> dict[str, Entry]:
@@ -371,14 +373,16 @@ def document(analyses: Analyses) -> dict[str, Any]:
 
 def write_outputs(analyses: Analyses, json_path: Path, forests: Mapping[str, Path]) -> None:
     """The registry entries as JSON (read by engine/values.py) and a forest plot per ``forests`` entry."""
-    from engine.forest_plot import forest_plot
+    from engine.forest_plot import ForestLabels, forest_plot
 
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(document(analyses), indent=1, ensure_ascii=False, sort_keys=True) + "\n",
                          encoding="utf-8")
+    labels = ForestLabels(analyses.events_name, analyses.total_name, analyses.measure, analyses.scale.per,
+                          analyses.scale.decimals, analyses.level)
     for key, path in forests.items():
         analysis = analyses.by_key(key)
-        forest_plot(analysis.rows, analysis.result, path, subgroups=analysis.subgroups)
+        forest_plot(analysis.rows, analysis.result, path, subgroups=analysis.subgroups, labels=labels)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

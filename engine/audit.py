@@ -105,7 +105,7 @@ class Token:
     kind: Kind
     sentence: str  # the sentence (or table cell, heading, caption) around it, whitespace collapsed
     word: str  # the whitespace-delimited word holding it: "PGE1" for the token "1"
-    where: str  # "sec-efficacy p", "tbl-efficacy row 9 tbl-efficacy-gt-responders", ...
+    where: str  # "sec-results p", "tbl-studies row 9 tbl-studies-gt-c3", ...
     reads: str  # the number as the text reads it across marks: "80%" for the literal "80" before "%"
     key: str | None = None  # the registry key of a bound token
 

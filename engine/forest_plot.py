@@ -3,7 +3,7 @@
 Public API
 ----------
 ``forest_plot(studies, results, path, *, subgroups=None, ...) -> Path``
-    Draws one row per study (label, responders/patients, proportion with
+    Draws one row per study (label, events/total, proportion with
     Clopper-Pearson 95% CI, weight %), a diamond per pooled model, a
     heterogeneity line and, optionally, subgroup blocks with their own
     diamonds and the test for subgroup differences.  Writes ``<path>.svg``
@@ -80,12 +80,32 @@ class _Pooled:
     note: str = ""
 
 
-def _pct(v: float) -> str:
-    return f"{100 * v:.1f}"
+@dataclass(frozen=True)
+class ForestLabels:
+    """What the plot calls its counts and estimates, and the scale it prints them on (the review manifest's
+    ``outcome`` and ``analyses.display``): per 100 ("Response, %") or per 1,000, 10,000, ..."""
+
+    events: str = "events"
+    total: str = "total"
+    measure: str = "Proportion"
+    per: int = 100
+    decimals: int = 1
+    level: float = 0.95
+
+    @property
+    def unit(self) -> str:
+        return "%" if self.per == 100 else f"per {self.per:,}"
+
+    def number(self, v: float) -> str:
+        return f"{self.per * v:.{self.decimals}f}"
+
+    def ci_text(self, est: float, lo: float, hi: float) -> str:
+        return f"{self.number(est)} ({self.number(lo)}\u2013{self.number(hi)})"
 
 
-def _ci_text(est: float, lo: float, hi: float) -> str:
-    return f"{_pct(est)} ({_pct(lo)}\u2013{_pct(hi)})"
+def _count(n: int) -> str:
+    """A count as the registry prints it: thousands separators from 10,000 up (engine/values.py count)."""
+    return f"{n:,}" if n >= 10_000 else str(n)
 
 
 def _p_text(p: float) -> str:
@@ -94,7 +114,8 @@ def _p_text(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
-def _pooled_rows(res: MetaAnalysis, models: Sequence[ModelKey], method_label: str) -> list[_Pooled]:
+def _pooled_rows(res: MetaAnalysis, models: Sequence[ModelKey], method_label: str,
+                 labels: ForestLabels) -> list[_Pooled]:
     rows: list[_Pooled] = []
     for key in models:
         label = MODEL_LABELS[key].format(method=method_label)
@@ -104,8 +125,8 @@ def _pooled_rows(res: MetaAnalysis, models: Sequence[ModelKey], method_label: st
             continue
         r: GLMMResult | PooledResult = getattr(res, key)
         if isinstance(r, GLMMResult) and not r.estimable:
-            rows.append(_Pooled(label, np.nan, np.nan, np.nan, True, "not estimable (no non-responders)"
-                                if r.proportion == 1.0 else "not estimable (no responders)"))
+            rows.append(_Pooled(label, np.nan, np.nan, np.nan, True, f"not estimable (no non-{labels.events})"
+                                if r.proportion == 1.0 else f"not estimable (no {labels.events})"))
             continue
         rows.append(_Pooled(label, r.proportion, r.proportion_ci_lower, r.proportion_ci_upper, key == "glmm"))
     return rows
@@ -133,6 +154,25 @@ def _subgroup_test_text(t: SubgroupTest) -> str:
     )
 
 
+def _axis_ticks(df: pd.DataFrame, rows: Sequence[tuple[str, object]], labels: ForestLabels, events_col: str,
+                total_col: str) -> tuple[list[float], list[float]]:
+    """Major and minor ticks (as proportions): 0-100 by 20 on the percent scale; otherwise from 0 to a round
+    number above the highest interval, so that rare events (a few per 10,000) fill the axis."""
+    if labels.per == 100:
+        return list(np.linspace(0, 1, 6)), list(np.linspace(0, 1, 11))
+    from matplotlib.ticker import MaxNLocator
+
+    uppers = [clopper_pearson(int(x), int(n), labels.level).upper for x, n in zip(df[events_col], df[total_col])]
+    uppers += [p.upper for kind, p in rows if kind in ("pooled", "pooled_sub") and np.isfinite(p.upper)]
+    top = max(uppers) * labels.per
+    major = [t for t in MaxNLocator(nbins=5).tick_values(0, top) if t >= 0]
+    while major[-1] < top:
+        major.append(major[-1] + (major[1] - major[0]))
+    step = (major[1] - major[0]) / 2
+    minor = list(np.arange(0, major[-1] + step / 2, step))
+    return [t / labels.per for t in major], [t / labels.per for t in minor]
+
+
 def forest_plot(
     studies: pd.DataFrame,
     results: MetaAnalysis,
@@ -146,6 +186,7 @@ def forest_plot(
     models: Sequence[ModelKey] = DEFAULT_MODELS,
     weights_from: Literal["re_ft", "re_logit"] = "re_ft",
     title: str | None = None,
+    labels: ForestLabels = ForestLabels(),
 ) -> Path:
     """Draw the forest plot and write ``<path>.svg``.
 
@@ -183,7 +224,7 @@ def forest_plot(
             rows.append(("study", i))
         if sub is not None:
             rows.append(("gap", None))
-            for p in _pooled_rows(sub, models, method_label):
+            for p in _pooled_rows(sub, models, method_label, labels):
                 rows.append(("pooled_sub", p))
             rows.append(("note", _heterogeneity_text(sub)))
             rows.append(("gap", None))
@@ -191,7 +232,7 @@ def forest_plot(
         rows.append(("group", "Overall"))
     else:
         rows.append(("gap", None))
-    for p in _pooled_rows(results, models, method_label):
+    for p in _pooled_rows(results, models, method_label, labels):
         rows.append(("pooled", p))
     rows.append(("note", _heterogeneity_text(results)))
     rows.append(("note", f"Study weights: random-effects {'Freeman-Tukey' if weights_from == 're_ft' else 'logit'} "
@@ -209,9 +250,10 @@ def forest_plot(
         bottom = 0.62 / fig_h
         ax = fig.add_axes((0.40, bottom, 0.32, top - bottom))
         ax.set_ylim(n_rows - 0.5, -0.7)
-        # A little room beyond 0 and 100% so that markers at the limits are
-        # drawn whole; the ticks still span exactly 0-100%.
-        ax.set_xlim(-0.025, 1.025)
+        ticks, minor = _axis_ticks(df, rows, labels, events_col, total_col)
+        # A little room beyond the ends so that markers at the limits are drawn whole; the ticks still span
+        # exactly the axis (0-100% on the percent scale).
+        ax.set_xlim(-0.025 * ticks[-1], 1.025 * ticks[-1])
         trans = blended_transform_factory(fig.transFigure, ax.transData)
         col_label, col_counts, col_ci, col_w = 0.015, 0.375, 0.74, 0.985
 
@@ -223,8 +265,8 @@ def forest_plot(
 
         header_y = -1.35
         text(col_label, header_y, "Study", fontweight="bold")
-        text(col_counts, header_y, "Responders / patients", ha="right", fontweight="bold")
-        text(col_ci, header_y, "Response, % (95% CI)", fontweight="bold")
+        text(col_counts, header_y, f"{labels.events.capitalize()} / {labels.total}", ha="right", fontweight="bold")
+        text(col_ci, header_y, f"{labels.measure}, {labels.unit} ({100 * labels.level:.0f}% CI)", fontweight="bold")
         text(col_w, header_y, "Weight, %", ha="right", fontweight="bold")
         ax.plot([0, 1], [header_y + 0.75] * 2, transform=trans, color=_INK, lw=0.8, clip_on=False)
 
@@ -236,10 +278,10 @@ def forest_plot(
             elif kind == "study":
                 i = int(payload)  # type: ignore[call-overload]
                 x, n = int(df.at[i, events_col]), int(df.at[i, total_col])
-                ci = clopper_pearson(x, n)
+                ci = clopper_pearson(x, n, labels.level)
                 text(col_label + 0.012, y, str(df.at[i, label_col]))
-                text(col_counts, y, f"{x} / {n}", ha="right")
-                text(col_ci, y, _ci_text(ci.estimate, ci.lower, ci.upper))
+                text(col_counts, y, f"{_count(x)} / {_count(n)}", ha="right")
+                text(col_ci, y, labels.ci_text(ci.estimate, ci.lower, ci.upper))
                 text(col_w, y, f"{weights[i]:.1f}", ha="right")
                 ax.plot([ci.lower, ci.upper], [y, y], color=_STUDY, lw=1.0, solid_capstyle="butt", zorder=2,
                         clip_on=False)
@@ -251,7 +293,7 @@ def forest_plot(
                 weight = "bold" if p.primary and kind == "pooled" else "normal"
                 text(col_label + (0.012 if kind == "pooled_sub" else 0.0), y, p.label, fontweight=weight)
                 if np.isfinite(p.estimate):
-                    text(col_ci, y, _ci_text(p.estimate, p.lower, p.upper), fontweight=weight)
+                    text(col_ci, y, labels.ci_text(p.estimate, p.lower, p.upper), fontweight=weight)
                     h = 0.34
                     fill = _DIAMOND_FILL["glmm"] if p.primary else _DIAMOND_OTHER
                     ax.add_patch(Polygon(
@@ -265,11 +307,11 @@ def forest_plot(
 
         if np.isfinite(glmm_est):
             ax.axvline(glmm_est, color=_INK, lw=0.7, ls=(0, (4, 3)), zorder=1)
-        ax.set_xticks(np.linspace(0, 1, 6))
-        ax.set_xticklabels([f"{v}" for v in range(0, 101, 20)])
-        ax.set_xticks(np.linspace(0, 1, 11), minor=True)
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{labels.per * v:g}" for v in ticks])
+        ax.set_xticks(minor, minor=True)
         ax.grid(axis="x", which="major", color=_GRID, lw=0.6, zorder=0)
-        ax.set_xlabel("Response, %")
+        ax.set_xlabel(f"{labels.measure}, {labels.unit}")
         ax.set_yticks([])
         for s in ("left", "right", "top"):
             ax.spines[s].set_visible(False)

@@ -1,12 +1,10 @@
 """The published-claims ledger: each number the published review quotes, set beside what its data give.
 
-``data/published/claims.csv`` lists the numbers of the review's Abstract, Methods (search and selection
-counts), Results, Discussion and Conclusion, of its Table 3 and of the Table 2 footnote, one row per
-number as printed, with the registry key (``results/values.yml``) that recomputes it, if any. Rows in
-sections "Table N (vs primary report)" set the review's cells for study 14 beside its primary report
-(``data/raw/primary_scarpone2020.csv``). Not listed: ordinals ("the third most used"), dates, reference
-and list numbering, the criterion wording "at least one", and the cells of Tables 1, 2 and 4, which
-tests/review/test_rendered_tables.py checks cell by cell.
+The review's claims file (``claims:`` in its manifest, e.g. ``data/published/claims.csv``) lists the
+numbers the published review prints (abstract, methods, results, discussion, table notes), one row per
+number as printed, with the registry key (``results/values.yml``) that recomputes it, if any. A review
+decides what it lists; a rebuild may, for example, also set the review's cells for one study
+beside that study's primary report.
 
 Columns: ``claim_id`` (stable slug), ``section`` ("Abstract", "Results: <subsection>", "Table 3", ...),
 ``context`` (a few words of the review around the number, enough to find it), ``published`` (the number
@@ -19,7 +17,7 @@ Each claim falls in one class:
   :func:`normalise`;
 * ``differs``: it has a registry key, and they are not equal;
 * ``not_derivable``: no registry key, because the number is a fact of the literature (another review, one
-  study's report), a rule the review sets itself (its dose-group bounds), or something its data do not
+  study's report), a rule the review sets itself (a bound of its own grouping), or something its data do not
   determine. Such a claim, and every claim that differs, carries its reason in the file.
 
 The file also states the class each claim is expected to fall in; tests/review/test_ledger.py fails when a claim
@@ -33,7 +31,7 @@ Normalisation (applied to both sides alike, nothing else is tolerated):
 4. a raised decimal point as a point ("4·24" -> "4.24"), and no thousands separator ("2,610" -> "2610");
 5. trailing decimal zeros dropped: "95.00%" -> "95%". There is no rounding: a rounded "46.6" does not
    equal "46.64", so a recomputed value reproduces a printed one only to the digits the review prints;
-6. a list ("Headache, nausea"; items separated by ", " or "; ") is compared as the set of its items.
+6. a list ("fever, nausea"; items separated by ", " or "; ") is compared as the set of its items.
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
-"""Meta-analysis of single proportions (responders / patients per study).
+"""Meta-analysis of single proportions (events / total per study).
 
-The review pools single-arm case series, most of them tiny and many of them
-all-responder (n/n) studies.  That drives three design decisions:
+Reviews of proportions often pool single-arm case series, most of them tiny and
+many of them all-event (n/n) studies.  That drives three design decisions:
 
 * the **primary model is a binomial-logit GLMM** (random intercept), because it
   uses the exact binomial likelihood and needs no continuity correction;
 * the inverse-variance models on the **logit** and **Freeman-Tukey** scales are
   reported as sensitivity analyses, following metafor's conventions so that the
   numbers can be cross-checked against ``metafor::rma`` / ``rma.glmm``;
-* the **crude pooled proportion** (sum of events / sum of patients) is given
+* the **crude pooled proportion** (sum of events / sum of totals) is given
   with Clopper-Pearson and Wilson intervals as a model-free reference.
 
 Public API (all results are frozen dataclasses; proportions are in [0, 1])
@@ -206,7 +206,7 @@ class GLMMResult:
     False when the MLE of mu does not exist (all studies 0/n or all n/n); then
     the logit-scale quantities are +/-inf or NaN and only ``proportion`` (0 or
     1) is meaningful.  ``at_tau_bound`` flags tau hitting the lower bound 0
-    (common with all-responder data) -- that is a valid ML estimate, not an
+    (common with all-event data) -- that is a valid ML estimate, not an
     error.  ``at_tau_upper_bound`` flags tau stuck at its upper bound (10 on
     the logit scale): the likelihood keeps rising with tau (e.g. studies at
     both 0% and 100%) and the fit should not be reported.  ``lrt_tau2_*`` is the likelihood-ratio test of tau^2 = 0 with the
@@ -1007,7 +1007,7 @@ def subgroup_test(
             lab for j, lab in enumerate(labels) if xi[idx == j].sum() in (0, ni[idx == j].sum())
         ]
         if separated:
-            # An all-responder subgroup has no finite logit estimate, so no
+            # An all-event subgroup has no finite logit estimate, so no
             # Wald statistic exists; say so instead of returning a number
             # driven by the optimiser's bounds.
             note = "GLMM not estimable in subgroup(s) with all or no events: " + ", ".join(separated)

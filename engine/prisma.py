@@ -1,4 +1,4 @@
-"""PRISMA 2020 flow counts of Gao & Jin (2022): load, check, derive, draw.
+"""PRISMA 2020 flow counts of a review: load, check, derive, draw.
 
 The sheet ``data/raw/prisma.csv`` holds one row per PRISMA2020 template field
 (the ``data`` names of ``inst/extdata/PRISMA.csv`` in the PRISMA2020 R

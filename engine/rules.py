@@ -162,7 +162,7 @@ def implies(sheet: Sheet, rule: Mapping[str, Any], others: Mapping[str, Sheet | 
 
 
 def covers(sheet: Sheet, rule: Mapping[str, Any], others: Mapping[str, Sheet | None]) -> Iterable[Problem]:
-    """Every key of ``target`` has at least one row here (every study has a dose-group row)."""
+    """Every key of ``target`` has at least one row here (every study has a row in a per-group sheet)."""
     target_sheet, target_column = _column_of(rule["target"])
     target = others.get(target_sheet)
     if target is None or not sheet.complete:

@@ -47,7 +47,7 @@ class TableSpec:
     columns: tuple[Column, ...]
     rows: tuple[Mapping[str, str], ...]
     spanners: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    group_key: str | None = None  # a row key whose value starts a row group ("High-dose group")
+    group_key: str | None = None  # a row key whose value starts a row group
     notes: tuple[str, ...] = ()
     sources: tuple[str, ...] = field(default=())  # the sheets the table reads, for provenance
     source_dir: str = "data/raw"  # where those sheets live
