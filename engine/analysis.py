@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from engine.meta_analysis import GLMMResult, MetaAnalysis, PooledResult, ProportionCI, SubgroupAnalysis
 
 MADE_BY = "rule meta_analysis (engine/analysis.py, engine/meta_analysis.py)"
+# What an analysis of a single study reports: its own proportion, no pooled model.
+SINGLE_STUDY_KEYS = ("k", "events", "total", "crude_pct", "crude_ci")
 _FIELD = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 
 
@@ -343,7 +345,12 @@ def registry(analyses: Analyses) -> dict[str, Entry]:
             entries["ma_glmm_nodes"] = Entry(analysis.result.glmm.n_nodes, str(analysis.result.glmm.n_nodes),
                                              "Gauss-Hermite quadrature points of the GLMM")
         names = (analyses.scale, analyses.events_name, analyses.total_name)
-        if analysis.subgroups is None:
+        if analysis.subgroups is None and analysis.result.re_logit.k < 2:
+            # One study: nothing to pool. Its own proportion is reported; the models' keys are absent.
+            entries |= {key: entry for key, entry in analysis_entries(analysis.key, analysis.title, analysis.result,
+                                                                       *names).items()
+                        if key.split(f"{analysis.key}_", 1)[1] in SINGLE_STUDY_KEYS}
+        elif analysis.subgroups is None:
             entries |= analysis_entries(analysis.key, analysis.title, analysis.result, *names)
             if index == 0:
                 wilson = analysis.result.crude.wilson
@@ -365,10 +372,25 @@ def registry(analyses: Analyses) -> dict[str, Entry]:
     return entries
 
 
+def absent(analyses: Analyses) -> dict[str, str]:
+    """Registry keys an analysis of the manifest cannot give, and why (absent from the registry)."""
+    missing: dict[str, str] = {}
+    for analysis in analyses.pooled:
+        if analysis.subgroups is None and analysis.result.re_logit.k < 2:
+            for key in analysis_entries(analysis.key, analysis.title, analysis.result):
+                if key.split(f"{analysis.key}_", 1)[1] not in SINGLE_STUDY_KEYS:
+                    missing[key] = f"{analysis.title}: a single study, nothing to pool"
+    for rate in analyses.rates:
+        if rate.intervals is None:
+            missing[f"{rate.key}_cp_ci"] = missing[f"{rate.key}_wilson_ci"] = f"{rate.title}: {rate.reason}"
+    return missing
+
+
 def document(analyses: Analyses) -> dict[str, Any]:
     """The registry entries in the form the values rule reads (``engine.values.analysis_values``)."""
     return {"made_by": MADE_BY,
-            "values": {key: vars(entry) for key, entry in sorted(registry(analyses).items())}}
+            "values": {key: vars(entry) for key, entry in sorted(registry(analyses).items())},
+            "absent": dict(sorted(absent(analyses).items()))}
 
 
 def write_outputs(analyses: Analyses, json_path: Path, forests: Mapping[str, Path]) -> None:

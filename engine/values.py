@@ -199,8 +199,10 @@ def prisma_values(prisma_counts: pandas.DataFrame) -> list[Entry]:
 def analysis_values(analysis: Mapping[str, Any]) -> list[Entry]:
     """Model estimates written by the meta-analysis rule, already formatted there."""
     made_by = analysis.get("made_by", "rule meta_analysis (engine/analysis.py, engine/meta_analysis.py)")
-    return [Value(key, entry["value"], entry["display"], entry["description"], made_by)
-            for key, entry in analysis.get("values", {}).items()]
+    return [*(Value(key, entry["value"], entry["display"], entry["description"], made_by)
+              for key, entry in analysis.get("values", {}).items()),
+            *(Absent(key, reason, "Not estimable from the data", made_by)
+              for key, reason in analysis.get("absent", {}).items())]
 
 
 def _plugin_made_by(reference: str) -> str:

@@ -135,10 +135,17 @@ local function expand_values(inlines, values)
         out:insert(pandoc.Str(prefix))
       end
       out:extend(value_inlines(values, key))
-      if suffix ~= "" then
-        out:insert(pandoc.Str(suffix))
+      if suffix:match("{{<$") then
+        -- Two shortcodes with nothing between them but punctuation ("{{< meta v.a >}}–{{< meta v.b >}}"):
+        -- the glued text ends with the next opener, so match again from it.
+        inlines[i + 6] = pandoc.Str(suffix)
+        i = i + 6
+      else
+        if suffix ~= "" then
+          out:insert(pandoc.Str(suffix))
+        end
+        i = i + 7
       end
-      i = i + 7
     else
       local text = str_text(inlines[i])
       if text and (text:find("{{<", 1, true) or text:find(">}}", 1, true)) then
