@@ -1038,7 +1038,12 @@ def render_quarto(job: Job, quarto: str) -> tuple[Path, Path]:
     relative = job.qmd.relative_to(root)
     command = [quarto, "render", relative.as_posix()]
     if job.output_dir != job.config.output_dir.resolve():
-        command += ["--output-dir", str(job.output_dir)]
+        # Quarto takes --output-dir as "input/project relative" (`quarto render --help`).
+        inside = job.output_dir.is_relative_to(root.resolve())
+        command += [
+            "--output-dir",
+            str(job.output_dir.relative_to(root.resolve()) if inside else job.output_dir),
+        ]
     # Quarto reads _quarto.yml itself; only the date keyword needs help.
     for key, value in job.metadata:
         if key == "date":

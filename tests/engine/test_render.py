@@ -533,7 +533,8 @@ def test_reader_must_match_the_subset(tmp_path: Path) -> None:
 
 
 def test_quarto_engine_moves_outputs_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A stand-in `quarto` writes where Quarto does: <output-dir>/manuscript/."""
+    """A stand-in `quarto` writes where Quarto does: <output-dir>/manuscript/, with a copy of each image
+    at its project-relative path, which the render deletes."""
     qmd = make_project(tmp_path / "project")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -545,6 +546,7 @@ def test_quarto_engine_moves_outputs_up(tmp_path: Path, monkeypatch: pytest.Monk
         "mkdir -p _manuscript/manuscript\n"
         'echo "<html>$2 $SOURCE_DATE_EPOCH</html>" > _manuscript/manuscript/index.html\n'
         'echo "%PDF-fake" > _manuscript/manuscript/index.pdf\n'
+        "mkdir -p _manuscript/manuscript/figures && cp manuscript/figures/flow.svg _manuscript/manuscript/figures/\n"
     )
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
@@ -553,7 +555,8 @@ def test_quarto_engine_moves_outputs_up(tmp_path: Path, monkeypatch: pytest.Monk
     out = tmp_path / "project" / "_manuscript"
     assert (html, pdf_path) == (out / "index.html", out / "index.pdf")
     assert html.read_text().strip() == "<html>manuscript/index.qmd 42</html>"
-    assert not (out / "manuscript").exists()
+    assert sorted(path.name for path in out.iterdir()) == ["index.html", "index.pdf"]
+    assert (tmp_path / "project" / "manuscript" / "figures" / "flow.svg").is_file()  # the source stays
 
 
 # --- build stamp -------------------------------------------------------------------

@@ -36,7 +36,7 @@ def normalise(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path, str]]:
+def outputs() -> dict[str, tuple[Path, Path, str]]:
     """engine -> (html, pdf, the render's stderr), both engines rendering the built manuscript."""
     if shutil.which("quarto") is None:
         message = "quarto is not on PATH: the parity of the two engines is checked where Quarto is installed"
@@ -47,7 +47,9 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, P
         pytest.fail("the paper is not built (results/values-meta.yml is missing): run `snakemake --cores 4`")
     rendered = {}
     for engine in ("pandoc", "quarto"):
-        out = tmp_path_factory.mktemp(engine)
+        # Inside the project's (git-ignored) output-dir: Quarto takes --output-dir as project-relative.
+        out = REPO / "_manuscript" / "parity" / engine
+        shutil.rmtree(out, ignore_errors=True)
         result = subprocess.run(
             [sys.executable, "-m", "engine.render", "--qmd", str(QMD), "--output-dir", str(out), "--engine", engine],
             cwd=REPO, capture_output=True, text=True, check=False,
