@@ -562,7 +562,8 @@ local function plain_text(value, where)
   end
   for _, inline in ipairs(inlines) do
     if inline.t ~= "Str" and inline.t ~= "Space" then
-      fail("`" .. RENDER_INFO_KEY .. "." .. where .. "` is not plain text (" .. inline.t .. "): " .. RENDER_META_HINT)
+      fail("`" .. RENDER_INFO_KEY .. "." .. where .. "` is not plain text (" .. inline.t .. "): "
+        .. RENDER_META_HINT)
     end
   end
   return pandoc.utils.stringify(inlines)
@@ -655,7 +656,8 @@ local function stamp_block(info)
   local stamp = { table.unpack(info.stamp) }
   stamp[#stamp + 1] = {
     label = "renderer",
-    value = "Quarto" .. NBSP .. tostring(quarto.version) .. " (Pandoc" .. NBSP .. tostring(PANDOC_VERSION) .. ")",
+    value = "Quarto" .. NBSP .. tostring(quarto.version)
+      .. " (Pandoc" .. NBSP .. tostring(PANDOC_VERSION) .. ")",
   }
   local line = pandoc.Inlines({})
   for index, item in ipairs(stamp_items(stamp)) do
