@@ -110,7 +110,9 @@ def withdraw_stale_paper() -> None:
         ["Snakefile", "_quarto.yml", "config/**/*.yaml", f"{RAW}/*", "manuscript/**/*", "scripts/**/*.py",
          f"{RESULTS}/**/*"],
         exclude_dirs=[LOGS],
-    ) + workflow_inputs(Path(ENGINE_ROOT), ["Snakefile", "engine/**/*.py", "engine/**/*.lua", "engine/**/*.yaml"])
+    ) + workflow_inputs(
+        Path(ENGINE_ROOT), ["Snakefile", "engine/**/*.py", "engine/**/*.yaml", "engine/**/*.typ", "_extensions/**/*"]
+    )
     message = report(withdraw_stale_outputs(Path(OUT), sources))
     if message:
         print(message, file=sys.stderr)

@@ -11,16 +11,19 @@ Both engines write ``<output-dir>/<stem>.html`` (self-contained) and
 * ``quarto``: ``quarto render`` of the project whose ``_quarto.yml`` is found
   above the ``.qmd``; the outputs are moved up from the sub-directory that
   Quarto mirrors below its output-dir.
-* ``pandoc``: Pandoc (pypandoc_binary) with engine/filters/quarto-subset.lua
-  and citeproc; HTML through engine/templates/article.html, PDF through
+* ``pandoc``: Pandoc (pypandoc_binary) with the project's Lua filter
+  (_extensions/review-engine/quarto-subset.lua, the filter the review-engine
+  Quarto extension gives ``quarto render``) and citeproc; HTML through engine/templates/article.html, PDF through
   Pandoc's Typst writer (engine/templates/article.typ) and the ``typst``
   Python compiler. Offline, and byte-for-byte reproducible.
 * ``auto`` (default): ``quarto`` if it is on PATH, else ``pandoc``.
 
-The Pandoc engine stamps the paper under its byline with the commit it was
-built from ("modified" when tracked files differ from it), the build date
-and the versions of the tools, and ends every figure and table caption with
-a link to the script that made it (see :func:`build_stamp`).
+Both engines stamp the paper with the commit it was built from ("modified"
+when tracked files differ from it), the build date and the versions of the
+tools, and end every figure and table caption with a link to the script that
+made it: the filter does it in both, from the metadata file
+``results/render-meta.yml`` that :func:`write_render_meta` writes before a
+render (see :func:`build_stamp`).
 ``--list-inputs`` prints every file the render reads (:func:`render_inputs`)
 and renders nothing.
 
@@ -52,7 +55,10 @@ import yaml
 # libyaml's loader (in the PyYAML wheels): the pure-Python one was a visible part of every build's start.
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 REPO_ROOT = Path(__file__).resolve().parents[1]
-LUA_FILTER = REPO_ROOT / "engine" / "filters" / "quarto-subset.lua"
+# The filter lives in the project's Quarto extension, so that `quarto render` runs the same file.
+EXTENSION_NAME = "review-engine"
+EXTENSION_DIR = REPO_ROOT / "_extensions" / EXTENSION_NAME
+LUA_FILTER = EXTENSION_DIR / "quarto-subset.lua"
 TEMPLATES = REPO_ROOT / "engine" / "templates"
 HTML_TEMPLATE = TEMPLATES / "article.html"
 HTML_STYLESHEETS = (TEMPLATES / "article.css", TEMPLATES / "values.css")
@@ -113,6 +119,11 @@ CITATION = re.compile(
     r"(?<![\w@.\\])-?@(?:\{(?P<braced>[^}]*)\}|(?P<key>[A-Za-z0-9_](?:[\w:.#$%&+?<>~/-]*[A-Za-z0-9_])?))"
 )
 FRONT_MATTER_BUILD = re.compile(r"^build\s*:")
+# The metadata file (one of _quarto.yml's metadata-files) through which the stamp reaches the filter.
+RENDER_META_NAME = "render-meta.yml"
+RENDER_INFO_KEY = "render-info"
+# ASCII punctuation: Pandoc's Markdown takes each backslash-escaped one literally (all_symbols_escapable).
+MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 PANDOC_WARNING = re.compile(r"^\[WARNING\]", re.MULTILINE)
 
 
@@ -346,25 +357,58 @@ def build_stamp(config: ProjectConfig) -> BuildStamp:
     return BuildStamp(current, date, tool_versions(), config.repo_url)
 
 
-def stamp_text(qmd: Path) -> str:
-    """The stamp of a render of ``qmd`` as one line of text."""
-    stamp = build_stamp(load_config(find_project_root(qmd)))
-    return " · ".join(
-        f"{item['label']}: {item['value']}" + (f" ({item['note']})" if "note" in item else "")
-        for item in stamp.items()
-    ).replace("\u00a0", " ")
+def render_meta_path(config: ProjectConfig) -> Path:
+    """The ``render-meta.yml`` among the metadata files: where the stamp goes for both engines."""
+    for path in config.metadata_files:
+        if path.name == RENDER_META_NAME:
+            return path
+    raise RenderError(
+        f"{config.root / '_quarto.yml'}: metadata-files does not list results/{RENDER_META_NAME}; add it, so"
+        " that both quarto render and the Pandoc engine read the build stamp"
+    )
+
+
+def _markdown_literal(text: str) -> str:
+    # Pandoc parses metadata strings as Markdown: escaped, a stamp string is plain text (the filter checks).
+    return MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+
+
+def render_meta_text(stamp: BuildStamp, config: ProjectConfig) -> str:
+    """The YAML of ``render-meta.yml``: ``render-info`` with the stamp's items and the source-link prefix."""
+    info = {
+        "source-base": _markdown_literal(stamp.source_base(config)),
+        "stamp": [{key: _markdown_literal(value) for key, value in item.items()} for item in stamp.items()],
+    }
+    body = yaml.safe_dump({RENDER_INFO_KEY: info}, allow_unicode=True, sort_keys=False, width=2**16)
+    return "# Written by engine/render.py (write_render_meta) for both render engines; do not edit.\n" + body
+
+
+def write_render_meta(config: ProjectConfig, stamp: BuildStamp | None = None) -> Path:
+    """Write the stamp of a render of the project now to its ``render-meta.yml``, unless it holds it already.
+
+    A metadata file rather than a Pandoc argument: ``quarto render``, which an author may run
+    directly, reads it from _quarto.yml's metadata-files as the Pandoc engine does. Unchanged, the file
+    and its modification time are left alone. Returns its path.
+    """
+    path = render_meta_path(config)
+    text = render_meta_text(stamp or build_stamp(config), config)
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return path
 
 
 def record_render_settings(path: Path, qmd: Path, engine: str) -> Path:
-    """Write what a render of ``qmd`` depends on besides files to ``path``, unless the file holds it already.
+    """Write what a render of ``qmd`` depends on besides its sources, where it changes without them.
 
-    That is the engine and the build stamp, which changes without any source changing (a commit, a tool
-    upgrade). The Snakefile makes this file an input of the render, so a new stamp or engine renders the
-    paper again; unchanged settings leave the file and its modification time alone. (Snakemake ``params``
-    would do the same, but tracked params make Snakemake import pandas on every call, a no-op included.)
-    Returns ``path``.
+    That is the engine, written to ``path``, and the build stamp, which changes with a commit or a tool
+    upgrade, written to the project's ``render-meta.yml`` (:func:`write_render_meta`). The Snakefile makes
+    both files inputs of the render, so a new stamp or engine renders the paper again; unchanged settings
+    leave the files and their modification times alone. (Snakemake ``params`` would do the same, but
+    tracked params make Snakemake import pandas on every call, a no-op included.) Returns ``path``.
     """
-    text = f"engine: {engine}\nstamp: {stamp_text(qmd)}\n"
+    write_render_meta(load_config(find_project_root(qmd)))
+    text = f"engine: {engine}\n"
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -896,11 +940,13 @@ def prepare(qmd: Path, output_dir: Path | None = None) -> Job:
         raise RenderError(f"{qmd} not found")
     root = find_project_root(qmd)
     config = load_config(root)
+    # First: the stamp is one of the metadata files the lint reads.
+    stamp = build_stamp(config)
+    write_render_meta(config, stamp)
     lines, problems = expand_includes(qmd, root)
     problems += check_source(lines, value_keys(config.metadata_files), bibliography_keys(config.bibliography),
                              absent_values(config.metadata_files))
     _raise_problems(_in_source_order(problems))
-    stamp = build_stamp(config)
     epoch = epoch_of(stamp.revision)
     return Job(
         qmd=qmd,
@@ -908,18 +954,8 @@ def prepare(qmd: Path, output_dir: Path | None = None) -> Job:
         output_dir=(output_dir or config.output_dir).resolve(),
         source="\n".join(line.text for line in lines) + "\n",
         epoch=epoch,
-        metadata=(*_metadata(config, _front_matter(lines), epoch), _render_info(stamp, config)),
+        metadata=_metadata(config, _front_matter(lines), epoch),
     )
-
-
-def _render_info(stamp: BuildStamp, config: ProjectConfig) -> tuple[str, str]:
-    """The ``render-info`` metadata the filter turns into the stamp and the caption source links.
-
-    JSON in one ``--metadata`` string: Pandoc keeps it a plain string (never
-    Markdown), so no stamp text can turn into markup.
-    """
-    info = {"stamp": stamp.items(), "source-base": stamp.source_base(config)}
-    return "render-info", json.dumps(info, sort_keys=True)
 
 
 def _run_pandoc(job: Job, args: list[str]) -> bytes:
@@ -1018,7 +1054,12 @@ def render_quarto(job: Job, quarto: str) -> tuple[Path, Path]:
     relative = job.qmd.relative_to(root)
     command = [quarto, "render", relative.as_posix()]
     if job.output_dir != job.config.output_dir.resolve():
-        command += ["--output-dir", str(job.output_dir)]
+        # Quarto takes --output-dir as "input/project relative" (`quarto render --help`).
+        inside = job.output_dir.is_relative_to(root.resolve())
+        command += [
+            "--output-dir",
+            str(job.output_dir.relative_to(root.resolve()) if inside else job.output_dir),
+        ]
     # Quarto reads _quarto.yml itself; only the date keyword needs help.
     for key, value in job.metadata:
         if key == "date":
@@ -1036,9 +1077,38 @@ def render_quarto(job: Job, quarto: str) -> tuple[Path, Path]:
             raise RenderError(f"quarto did not produce {source}")
         if source != target:
             source.replace(target)
-    if produced != job.output_dir and produced.is_dir() and not any(produced.iterdir()):
-        produced.rmdir()
+    _prune_empty_dirs(produced, job.output_dir)
+    _remove_resource_copies(job)
     return job.html, job.pdf
+
+
+def _prune_empty_dirs(directory: Path, top: Path) -> None:
+    """Remove ``directory`` and its parents up to (not including) ``top`` while they are empty."""
+    while (
+        directory != top
+        and directory.is_relative_to(top)
+        and directory.is_dir()
+        and not any(directory.iterdir())
+    ):
+        directory.rmdir()
+        directory = directory.parent
+
+
+def _remove_resource_copies(job: Job) -> None:
+    """Delete the copies of the paper's images that Quarto leaves below the output directory.
+
+    Quarto copies each resource a document references to the same project-relative path below its
+    output-dir (``_manuscript/results/figures/x.svg``); the self-contained HTML and the PDF need none of
+    them, and a copy would go stale beside the paper.
+    """
+    root = job.config.root.resolve()
+    for source in manuscript_files(job.qmd, root):
+        if source.suffix in (".qmd", ".md") or not source.is_relative_to(root):
+            continue
+        copy = job.output_dir / source.relative_to(root)
+        if copy.is_file() and copy.resolve() != source.resolve():
+            copy.unlink()
+            _prune_empty_dirs(copy.parent, job.output_dir)
 
 
 def render(qmd: Path, output_dir: Path | None = None, engine: str = "auto") -> tuple[Path, Path]:

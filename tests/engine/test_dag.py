@@ -167,8 +167,8 @@ def test_editing_a_related_sheets_schema_reruns_the_validations_that_parse_it(pr
 
 
 def test_a_new_render_engine_reruns_only_the_render(project: Path) -> None:
-    # The engine is no file: the Snakefile records it (with the build stamp) in results/render-settings.txt,
-    # an input of the render, rewritten only when it changes.
+    # The engine is no file: the Snakefile records it in results/render-settings.txt, an input of the render,
+    # rewritten only when it changes (the build stamp likewise in results/render-meta.yml).
     config = project / "config" / "config.yaml"
     config.write_text(config.read_text(encoding="utf-8").replace("render_engine: pandoc", "render_engine: auto"),
                       encoding="utf-8")

@@ -19,7 +19,9 @@ REVIEW_WORDS = re.compile(
 
 
 def engine_files() -> list:
-    return sorted(path for path in ENGINE.rglob("*") if path.is_file() and "__pycache__" not in path.parts)
+    folders = (ENGINE, REPO / "_extensions")
+    return sorted(path for folder in folders for path in folder.rglob("*")
+                  if path.is_file() and "__pycache__" not in path.parts)
 
 
 @pytest.mark.parametrize("path", engine_files(), ids=lambda path: path.relative_to(REPO).as_posix())

@@ -533,7 +533,8 @@ def test_reader_must_match_the_subset(tmp_path: Path) -> None:
 
 
 def test_quarto_engine_moves_outputs_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A stand-in `quarto` writes where Quarto does: <output-dir>/manuscript/."""
+    """A stand-in `quarto` writes where Quarto does: <output-dir>/manuscript/, with a copy of each image
+    at its project-relative path, which the render deletes."""
     qmd = make_project(tmp_path / "project")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -545,6 +546,7 @@ def test_quarto_engine_moves_outputs_up(tmp_path: Path, monkeypatch: pytest.Monk
         "mkdir -p _manuscript/manuscript\n"
         'echo "<html>$2 $SOURCE_DATE_EPOCH</html>" > _manuscript/manuscript/index.html\n'
         'echo "%PDF-fake" > _manuscript/manuscript/index.pdf\n'
+        "mkdir -p _manuscript/manuscript/figures && cp manuscript/figures/flow.svg _manuscript/manuscript/figures/\n"
     )
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
@@ -553,7 +555,8 @@ def test_quarto_engine_moves_outputs_up(tmp_path: Path, monkeypatch: pytest.Monk
     out = tmp_path / "project" / "_manuscript"
     assert (html, pdf_path) == (out / "index.html", out / "index.pdf")
     assert html.read_text().strip() == "<html>manuscript/index.qmd 42</html>"
-    assert not (out / "manuscript").exists()
+    assert sorted(path.name for path in out.iterdir()) == ["index.html", "index.pdf"]
+    assert (tmp_path / "project" / "manuscript" / "figures" / "flow.svg").is_file()  # the source stays
 
 
 # --- build stamp -------------------------------------------------------------------
@@ -785,7 +788,7 @@ def test_a_title_naming_no_script_gives_no_tooltip(tmp_path: Path) -> None:
 RENDER_CODE_AND_TEMPLATES = (
     "engine/__init__.py",
     "engine/render.py",
-    "engine/filters/quarto-subset.lua",
+    "_extensions/review-engine/quarto-subset.lua",
     "engine/templates/article.css",
     "engine/templates/article.html",
     "engine/templates/article.typ",
@@ -821,6 +824,7 @@ over a line break ![code](../results/figures/not-an-input.svg)``.
         "manuscript/vancouver.csl",
         "engine/templates/values.css",  # the css of _quarto.yml's html format (Quarto's path)
         "results/values-meta.yml",
+        "results/render-meta.yml",  # the build stamp: written by the render, read by both engines
         "results/tables/later.md",  # not written yet: listed by path
         "results/figures/later.svg",
     }
@@ -956,16 +960,25 @@ def test_render_inputs_of_this_repository_are_the_files_its_render_opens(tmp_pat
     assert read == set(listed)
 
 
-def test_render_settings_file_is_rewritten_only_when_the_settings_change(tmp_path: Path) -> None:
-    # The Snakefile's render input for what is no file: same settings must keep the file's time (or every
-    # build would render again), new ones must change it (or a new engine or commit would not).
+def test_render_settings_file_is_rewritten_only_when_the_settings_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The Snakefile's render inputs for what is no file: same settings must keep the files' times (or every
+    # build would render again), new ones must change them (or a new engine or commit would not).
     qmd = make_project(tmp_path)
     settings = tmp_path / "results" / "render-settings.txt"
+    stamp = tmp_path / "results" / "render-meta.yml"
     assert render.record_render_settings(settings, qmd, "pandoc") == settings
-    assert settings.read_text(encoding="utf-8").startswith("engine: pandoc\nstamp: commit: not a git checkout")
-    os.utime(settings, ns=(0, 0))
+    assert settings.read_text(encoding="utf-8") == "engine: pandoc\n"
+    assert "value: not a git checkout" in stamp.read_text(encoding="utf-8")
+    for path in (settings, stamp):
+        os.utime(path, ns=(0, 0))
     render.record_render_settings(settings, qmd, "pandoc")
-    assert settings.stat().st_mtime_ns == 0
+    assert settings.stat().st_mtime_ns == stamp.stat().st_mtime_ns == 0
     render.record_render_settings(settings, qmd, "quarto")
     assert settings.stat().st_mtime_ns > 0
-    assert settings.read_text(encoding="utf-8").startswith("engine: quarto\n")
+    assert settings.read_text(encoding="utf-8") == "engine: quarto\n"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1652140800")  # another build date: another stamp
+    render.record_render_settings(settings, qmd, "quarto")
+    assert stamp.stat().st_mtime_ns > 0
+    assert "value: 2022\\-05\\-10" in stamp.read_text(encoding="utf-8")
