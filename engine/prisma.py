@@ -74,9 +74,10 @@ import io
 import re
 import sys
 import textwrap
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from engine.sheets import Problem
@@ -208,7 +209,7 @@ class PrismaCounts:
     def pooled(self) -> bool:
         return self.has(POOLING_FIELD)
 
-    def replacing(self, updates: Mapping[Key, Count]) -> "PrismaCounts":
+    def replacing(self, updates: Mapping[Key, Count]) -> PrismaCounts:
         return PrismaCounts(tuple(updates.get(row.key, row) for row in self.rows))
 
 

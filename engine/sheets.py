@@ -388,7 +388,7 @@ def codebook_markdown(review: Review) -> str:
     return "\n".join(lines)
 
 
-def read_validated(path: Path, schema_path: Path) -> "pandas.DataFrame":
+def read_validated(path: Path, schema_path: Path) -> pandas.DataFrame:
     """A validated sheet as a DataFrame with the schema's types (nullable Int64/Float64; missing = <NA>)."""
     import pandas  # imported here so that validation alone stays light
 

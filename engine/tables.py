@@ -107,7 +107,6 @@ def typst_fragment(spec: TableSpec) -> str:
     width = len(spec.columns)
     header: list[str] = []
     if spec.spanners:
-        covered = {key for _, keys in spec.spanners for key in keys}
         position = 0
         while position < width:
             key = spec.columns[position].key
@@ -116,7 +115,7 @@ def typst_fragment(spec: TableSpec) -> str:
                 header.append(f"table.cell(colspan: {len(spanner[1])}, align: center, text(weight: \"bold\", {_typst_string(spanner[0])}))")
                 position += len(spanner[1])
             else:
-                header.append("[]" if key not in covered else "[]")
+                header.append("[]")
                 position += 1
     header += [f"text(weight: \"bold\", {_typst_string(column.label)})" for column in spec.columns]
     body: list[str] = []
