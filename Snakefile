@@ -45,7 +45,9 @@ except ManifestError as error:
     raise WorkflowError(str(error)) from None
 # The report's captions (engine/report/*.rst) see only the config: what they say of the review is put there.
 config["review_title"] = REVIEW.title
-config["table_captions"] = {name: spec.get("caption", "") for name, spec in REVIEW.tables.items()}
+config["table_captions"] = {
+    name: spec.get("caption", "") for name, spec in REVIEW.tables.items()
+}
 
 
 # `snakemake --report _manuscript/report.html` (after a build): the provenance report. Captions are in
@@ -61,8 +63,10 @@ PYTHON = sys.executable
 # Jobs run `python -m engine.<module>`: put this interpreter's folder first on PATH so that `python` is the
 # one Snakemake runs under (the project's virtualenv) even when the virtualenv is not activated, and the
 # engine's folder and the review's on PYTHONPATH, so that a review in another folder finds both.
-os.environ["PATH"] = os.pathsep.join([os.path.dirname(PYTHON), os.environ["PATH"]])
-os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([ENGINE_ROOT, os.getcwd()]))
+SEARCH_PATH = os.environ["PATH"]
+os.environ["PATH"] = os.pathsep.join([os.path.dirname(PYTHON), SEARCH_PATH])
+# Set here, not read: nothing to assert with envvars (a PYTHONPATH of the caller's is replaced on purpose).
+os.environ.update(PYTHONPATH=os.pathsep.join(dict.fromkeys([ENGINE_ROOT, os.getcwd()])))
 # Each job is given one core (Snakemake's default of one thread per job). OpenBLAS would otherwise start a
 # thread per core for the GLMM's small matrices and spin them, taking about a second of CPU from the jobs
 # running beside it for no gain; one thread also keeps the floating-point order the same on any machine.
@@ -83,7 +87,9 @@ REPORT_CAPTIONS = os.path.relpath(os.path.join(ENGINE_ROOT, "engine", "report"))
 
 def code(*modules):
     """The Python files the modules run (the engine's and the plug-ins'): a job's inputs, so an edit reruns it."""
-    return python_sources(list(modules), [ENGINE_ROOT, os.getcwd()], relative_to=Path.cwd())
+    return python_sources(
+        list(modules), [ENGINE_ROOT, os.getcwd()], relative_to=Path.cwd()
+    )
 
 
 def plugin_modules(references):
@@ -107,11 +113,25 @@ def withdraw_stale_paper() -> None:
 
     sources = workflow_inputs(
         Path("."),
-        ["Snakefile", "_quarto.yml", "config/**/*.yaml", f"{RAW}/*", "manuscript/**/*", "scripts/**/*.py",
-         f"{RESULTS}/**/*"],
+        [
+            "Snakefile",
+            "_quarto.yml",
+            "config/**/*.yaml",
+            f"{RAW}/*",
+            "manuscript/**/*",
+            "scripts/**/*.py",
+            f"{RESULTS}/**/*",
+        ],
         exclude_dirs=[LOGS],
     ) + workflow_inputs(
-        Path(ENGINE_ROOT), ["Snakefile", "engine/**/*.py", "engine/**/*.yaml", "engine/**/*.typ", "_extensions/**/*"]
+        Path(ENGINE_ROOT),
+        [
+            "Snakefile",
+            "engine/**/*.py",
+            "engine/**/*.yaml",
+            "engine/**/*.typ",
+            "_extensions/**/*",
+        ],
     )
     message = report(withdraw_stale_outputs(Path(OUT), sources))
     if message:
@@ -128,7 +148,9 @@ onstart:
     if problems:
         print(format_problems(problems), file=sys.stderr)
         withdraw_stale_paper()
-        raise WorkflowError("The build stopped before any job ran: fix the problems listed above.")
+        raise WorkflowError(
+            "The build stopped before any job ran: fix the problems listed above."
+        )
 
 
 def end_without_waiting_for_the_scheduler() -> None:
@@ -169,7 +191,9 @@ def validation_inputs(wildcards):
     inputs = {
         "schema": os.path.relpath(spec.schema),
         "related": [os.path.relpath(REVIEW.sheet(other).csv) for other in related],
-        "related_schemas": [os.path.relpath(REVIEW.sheet(other).schema) for other in related],
+        "related_schemas": [
+            os.path.relpath(REVIEW.sheet(other).schema) for other in related
+        ],
         "manifest": MANIFEST,
     }
     # An optional sheet may be missing: it then validates as one without rows.
@@ -181,11 +205,14 @@ def validation_inputs(wildcards):
 
 
 rule validate_sheet:
-    message:
-        "Validating sheet {wildcards.sheet} against its schema and the manifest's rules"
     input:
         unpack(validation_inputs),
-        code=code("engine.validation", *plugin_modules(r["function"] for r in REVIEW.rules if r["check"] == "plugin")),
+        code=code(
+            "engine.validation",
+            *plugin_modules(
+                r["function"] for r in REVIEW.rules if r["check"] == "plugin"
+            ),
+        ),
     output:
         report(
             f"{VALIDATED}/{{sheet}}.csv",
@@ -198,16 +225,22 @@ rule validate_sheet:
         f"{LOGS}/validate_sheet/{{sheet}}.log",
     conda:
         "environment.yml"
+    params:
+        raw=lambda wildcards: RAW,
+        # Only a sheet with a citation rule reads the bibliography, so only its job is given it.
+        bib=lambda wildcards, input: (
+            f"--bib {input.bib}" if "bib" in input.keys() else ""
+        ),
+    message:
+        "Validating sheet {wildcards.sheet} against its schema and the manifest's rules"
     shell:
-        "python -m engine.validation --manifest {MANIFEST} --raw-dir {RAW} --bib {config[bibliography]}"
+        "python -m engine.validation --manifest {input.manifest} --raw-dir {params.raw} {params.bib}"
         " validate --sheet {wildcards.sheet} --out {output} 2>&1 | tee {log}"
 
 
 if REVIEW.prisma is not None:
 
     rule prisma:
-        message:
-            "Checking the PRISMA counts and drawing the flow diagram"
         input:
             sheet=f"{RAW}/prisma.csv",
             code=code("engine.prisma"),
@@ -223,6 +256,8 @@ if REVIEW.prisma is not None:
             f"{LOGS}/prisma.log",
         conda:
             "environment.yml"
+        message:
+            "Checking the PRISMA counts and drawing the flow diagram"
         shell:
             "python -m engine.prisma --sheet {input.sheet} --svg {output.svg} --counts {output.counts}"
             " 2>&1 | tee {log}"
@@ -231,32 +266,42 @@ if REVIEW.prisma is not None:
 if TABLES:
 
     rule tables:
-        message:
-            f"Building the tables: {', '.join(TABLES)}"
         input:
             # One job for every table: each would otherwise start its own Python with pandas and
             # great-tables, which costs more than building them all.
-            sheets=validated(sorted({s for name in TABLES for s in REVIEW.sheets_of_table(name)})),
+            sheets=validated(
+                sorted({s for name in TABLES for s in REVIEW.sheets_of_table(name)})
+            ),
             manifest=MANIFEST,
-            code=code("engine.tables", *plugin_modules(t["plugin"] for t in REVIEW.tables.values() if "plugin" in t)),
+            code=code(
+                "engine.tables",
+                *plugin_modules(
+                    t["plugin"] for t in REVIEW.tables.values() if "plugin" in t
+                ),
+            ),
         output:
             expand(f"{RESULTS}/tables/{{table}}.md", table=TABLES),
         log:
             f"{LOGS}/tables.log",
         conda:
             "environment.yml"
+        params:
+            validated=lambda wildcards, input: os.path.dirname(input.sheets[0]),
+        message:
+            f"Building the tables: {', '.join(TABLES)}"
         shell:
-            "python -m engine.tables --manifest {MANIFEST} --validated-dir {VALIDATED} --out {output}"
+            "python -m engine.tables --manifest {input.manifest} --validated-dir {params.validated} --out {output}"
             " 2>&1 | tee {log}"
 
 
 rule figure:
-    message:
-        "Drawing figure {wildcards.figure} with its plug-in"
     input:
         sheets=lambda wildcards: validated(PLUGIN_FIGURES[wildcards.figure]["sheets"]),
         manifest=MANIFEST,
-        code=lambda wildcards: code("engine.figures", *plugin_modules([PLUGIN_FIGURES[wildcards.figure]["plugin"]])),
+        code=lambda wildcards: code(
+            "engine.figures",
+            *plugin_modules([PLUGIN_FIGURES[wildcards.figure]["plugin"]]),
+        ),
     output:
         report(
             f"{RESULTS}/figures/{{figure}}.svg",
@@ -269,19 +314,29 @@ rule figure:
         f"{LOGS}/figure/{{figure}}.log",
     conda:
         "environment.yml"
+    params:
+        validated=lambda wildcards, input: os.path.dirname(input.sheets[0]),
+    message:
+        "Drawing figure {wildcards.figure} with its plug-in"
     shell:
-        "python -m engine.figures --manifest {MANIFEST} --figure {wildcards.figure} --validated-dir {VALIDATED}"
+        "python -m engine.figures --manifest {input.manifest} --figure {wildcards.figure}"
+        " --validated-dir {params.validated}"
         " --svg {output} 2>&1 | tee {log}"
 
 
 rule meta_analysis:
-    message:
-        "Meta-analysing the outcome (GLMM, random effects) and drawing the forest plots"
     input:
         sheets=validated(SHEETS),
         manifest=MANIFEST,
-        code=code("engine.analysis", "engine.forest_plot",
-                  *plugin_modules(p for s in REVIEW.analyses.get("subgroups", []) for p in s.get("derive", {}).values())),
+        code=code(
+            "engine.analysis",
+            "engine.forest_plot",
+            *plugin_modules(
+                p
+                for s in REVIEW.analyses.get("subgroups", [])
+                for p in s.get("derive", {}).values()
+            ),
+        ),
     output:
         values=f"{RESULTS}/derived/meta_analysis.json",
         forests=[
@@ -302,17 +357,26 @@ rule meta_analysis:
     conda:
         "environment.yml"
     params:
+        validated=lambda wildcards, input: os.path.dirname(input.sheets[0]),
         # A function of the output, as Snakemake counts it, so not tracked as a param (see the render rule).
         forests=lambda wildcards, output: " ".join(
-            f"--forest {key} {path}" for key, path in zip(FOREST_PLOTS.values(), output.forests)
+            f"--forest {key} {path}"
+            for key, path in zip(FOREST_PLOTS.values(), output.forests)
         ),
+    message:
+        "Meta-analysing the outcome (GLMM, random effects) and drawing the forest plots"
     shell:
-        "python -m engine.analysis --manifest {MANIFEST} --validated-dir {VALIDATED} --out {output.values}"
+        "python -m engine.analysis --manifest {input.manifest} --validated-dir {params.validated}"
+        " --out {output.values}"
         " {params.forests} 2>&1 | tee {log}"
 
 
 def values_inputs(wildcards):
-    inputs = {"sheets": validated(SHEETS), "analysis": rules.meta_analysis.output.values, "manifest": MANIFEST}
+    inputs = {
+        "sheets": validated(SHEETS),
+        "analysis": rules.meta_analysis.output.values,
+        "manifest": MANIFEST,
+    }
     if REVIEW.prisma is not None:
         inputs["prisma"] = rules.prisma.output.counts
     if REVIEW.claims is not None:
@@ -321,8 +385,6 @@ def values_inputs(wildcards):
 
 
 rule values:
-    message:
-        "Writing the values registry"
     input:
         unpack(values_inputs),
         code=code("engine.values", *plugin_modules(REVIEW.values.get("plugins", []))),
@@ -339,10 +401,17 @@ rule values:
     conda:
         "environment.yml"
     params:
-        prisma=lambda wildcards, input: f"--prisma-counts {input.prisma}" if "prisma" in input.keys() else "",
-        claims=lambda wildcards, input: f"--claims {input.claims}" if "claims" in input.keys() else "",
+        validated=lambda wildcards, input: os.path.dirname(input.sheets[0]),
+        prisma=lambda wildcards, input: (
+            f"--prisma-counts {input.prisma}" if "prisma" in input.keys() else ""
+        ),
+        claims=lambda wildcards, input: (
+            f"--claims {input.claims}" if "claims" in input.keys() else ""
+        ),
+    message:
+        "Writing the values registry"
     shell:
-        "python -m engine.values --manifest {MANIFEST} --validated-dir {VALIDATED} {params.prisma}"
+        "python -m engine.values --manifest {input.manifest} --validated-dir {params.validated} {params.prisma}"
         " --analysis {input.analysis} {params.claims} --out {output.registry} --meta-out {output.meta}"
         " 2>&1 | tee {log}"
 
@@ -350,8 +419,6 @@ rule values:
 if REVIEW.claims is not None:
 
     rule ledger_table:
-        message:
-            "Building the published-claims ledger (appendix table)"
         input:
             claims=os.path.relpath(REVIEW.claims),
             registry=rules.values.output.registry,
@@ -362,14 +429,14 @@ if REVIEW.claims is not None:
             f"{LOGS}/ledger_table.log",
         conda:
             "environment.yml"
+        message:
+            "Building the published-claims ledger (appendix table)"
         shell:
             "python -m engine.ledger --claims {input.claims} --registry {input.registry} --out {output}"
             " 2>&1 | tee {log}"
 
 
 rule table_view:
-    message:
-        "Writing the report's view of table {wildcards.table}"
     input:
         md=f"{RESULTS}/tables/{{table}}.md",
         code=code("engine.report_views"),
@@ -384,6 +451,8 @@ rule table_view:
         f"{LOGS}/table_view/{{table}}.log",
     conda:
         "environment.yml"
+    message:
+        "Writing the report's view of table {wildcards.table}"
     shell:
         "python -m engine.report_views --md {input.md} --title 'Table {wildcards.table}'"
         " --out {output} 2>&1 | tee {log}"
@@ -392,9 +461,12 @@ rule table_view:
 def render_rule_inputs(wildcards):
     """The manuscript, every file its render reads (engine/render.py finds them in the sources), and the
     render's settings that are no file (the engine, the build stamp with its commit, date and tools),
-    written to a file only when they change, so that a new commit or engine renders the paper again."""
+    written to a file only when they change, so that a new commit or engine renders the paper again.
+    """
     qmd = config["manuscript"]
-    settings = record_render_settings(Path(f"{RESULTS}/render-settings.txt"), Path(qmd), config["render_engine"])
+    settings = record_render_settings(
+        Path(f"{RESULTS}/render-settings.txt"), Path(qmd), config["render_engine"]
+    )
     return {
         "qmd": qmd,
         "read": [os.path.relpath(path) for path in render_inputs(Path(qmd))],
@@ -403,15 +475,21 @@ def render_rule_inputs(wildcards):
 
 
 rule render:
-    message:
-        "Rendering the manuscript to HTML and PDF"
     input:
         # Parsed from _quarto.yml, the qmd and its includes; tables and figures still to be made are
         # listed by path, which ties them to the rules that write them.
         unpack(render_rule_inputs),
     output:
-        html=report(f"{OUT}/index.html", caption=f"{REPORT_CAPTIONS}/manuscript.rst", category="Manuscript"),
-        pdf=report(f"{OUT}/index.pdf", caption=f"{REPORT_CAPTIONS}/manuscript.rst", category="Manuscript"),
+        html=report(
+            f"{OUT}/index.html",
+            caption=f"{REPORT_CAPTIONS}/manuscript.rst",
+            category="Manuscript",
+        ),
+        pdf=report(
+            f"{OUT}/index.pdf",
+            caption=f"{REPORT_CAPTIONS}/manuscript.rst",
+            category="Manuscript",
+        ),
     log:
         f"{LOGS}/render.log",
     conda:
@@ -422,6 +500,8 @@ rule render:
         # Snakemake import pandas on every call): input.settings records the engine, and reruns the render
         # when it changes.
         engine=lambda wildcards, input: config["render_engine"],
+    message:
+        "Rendering the manuscript to HTML and PDF"
     shell:
         "python -m engine.render --qmd {input.qmd} --output-dir {params.out} --engine {params.engine}"
         " 2>&1 | tee {log}"
