@@ -7,11 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from engine.sheets import SHEETS, validate_sheet, write_validated
+from engine.manifest import Review, load_review
+from engine.sheets import write_validated
+from engine.validation import validate_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = REPO / "data" / "raw"
 BIB = REPO / "manuscript" / "references.bib"
+# The Gao & Jin review as its manifest declares it, reading the repository's sheets.
+REVIEW = load_review(REPO / "config" / "review.yaml", RAW, BIB)
+SHEETS = REVIEW.sheet_names
 RESULTS = REPO / "results"
 OUTPUT = REPO / "_manuscript"
 
@@ -24,15 +29,21 @@ def raw_copy(tmp_path: Path) -> Path:
     return target
 
 
+@pytest.fixture
+def raw_review(raw_copy: Path) -> Review:
+    """The review reading the writable copy of its sheets (``raw_copy``)."""
+    return REVIEW.with_raw_dir(raw_copy)
+
+
 @pytest.fixture(scope="session")
 def validated_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The raw sheets validated afresh into a temporary folder, independent of results/."""
     target = tmp_path_factory.mktemp("validated")
-    for sheet in SHEETS:
-        parsed, problems = validate_sheet(sheet, RAW, BIB)
+    for spec in REVIEW.sheets:
+        parsed, problems = validate_sheet(REVIEW, spec.name)
         assert not problems, "\n".join(map(str, problems))
         assert parsed is not None
-        write_validated(parsed, target / f"{sheet}.csv")
+        write_validated(parsed, target / f"{spec.name}.csv", spec.schema)
     return target
 
 
