@@ -229,7 +229,7 @@ CASES = (
     # Bibliography.
     Case("reference_missing_from_bib",
          edit_bytes(BIB, lambda data: re.sub(rb"@article\{amital2000,.*?\n\}\n", b"", data, count=1, flags=re.S)),
-         (Expected(STUDIES, 3, "ref_key", "amital2000", "unknown reference key: not in references.bib"),)),
+         (Expected(STUDIES, 3, "ref_key", "amital2000", "unknown reference key: not in manuscript/references.bib"),)),
     Case("unknown_reference_key", set_cell(STUDIES, ("study_id", "2"), "ref_key", "nobody2000"),
          (Expected(STUDIES, 3, "ref_key", "nobody2000", "unknown reference key"),)),
     Case("bib_not_utf8", edit_bytes(BIB, lambda data: b"@misc{extra2020, title = {Caf\xe9}}\n" + data),
