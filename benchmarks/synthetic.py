@@ -40,6 +40,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RAW = Path("data") / "raw"
 BIB = Path("manuscript") / "references.bib"
+MANIFEST = Path("config") / "review.yaml"
 UNCHANGED_SHEETS = ("primary_scarpone2020.csv",)  # the primary report of study 14: one study, not scaled
 
 Row = dict[str, str]
@@ -259,9 +260,10 @@ def generate(source: Path, target: Path, scale: int, seed: int) -> int:
 
 
 def check(project: Path) -> subprocess.CompletedProcess[str]:
-    """The project's own check of every sheet (schemas, cross-sheet rules, PRISMA, bibliography keys)."""
-    return subprocess.run([sys.executable, "-m", "engine.sheets", "check", "--raw-dir", str(RAW),
-                           "--bib", str(BIB)], cwd=project, capture_output=True, text=True, check=False)
+    """The project's own check of every sheet (schemas, the manifest's rules, PRISMA, bibliography keys)."""
+    return subprocess.run([sys.executable, "-m", "engine.validation", "--manifest", str(MANIFEST), "--raw-dir",
+                           str(RAW), "--bib", str(BIB), "check"], cwd=project, capture_output=True, text=True,
+                          check=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

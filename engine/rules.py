@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.sheets import NOT_AVAILABLE, Problem, Row, Sheet
+from engine.sheets import NOT_AVAILABLE, Problem, Row, Sheet, shown_path
 
 Check = Callable[[Sheet, Mapping[str, Any], Mapping[str, "Sheet | None"]], Iterable[Problem]]
 
@@ -203,7 +203,7 @@ def citation(sheet: Sheet, rule: Mapping[str, Any], others: Mapping[str, Sheet |
     for row, number in _rows(sheet):
         key = row.get(rule["column"])
         if isinstance(key, str) and key != NOT_AVAILABLE and key not in bib_keys:
-            where = bib_path.name if bib_path else "the bibliography"
+            where = shown_path(str(bib_path)) if bib_path else "the bibliography"
             yield Problem(str(sheet.path), number, rule["column"], key, f"unknown reference key: not in {where}")
 
 

@@ -67,7 +67,7 @@ class Problem:
     rule: str
 
     def __str__(self) -> str:
-        where = [self.file]
+        where = [shown_path(self.file)]
         if self.row is not None:
             where.append(f"row {self.row}")
         if self.column is not None:
@@ -101,6 +101,15 @@ class ValidationError(Exception):
         super().__init__(format_problems(self.problems))
 
 
+def shown_path(path: str) -> str:
+    """A file as the user names it: relative to the working directory (the review's folder, in a build)
+    when it lies inside it, so that a message says data/raw/studies.csv and not the whole path."""
+    absolute = Path(path)
+    if absolute.is_absolute() and absolute.is_relative_to(Path.cwd()):
+        return absolute.relative_to(Path.cwd()).as_posix()
+    return path
+
+
 def problem_sort_key(problem: Problem) -> tuple[str, int, str, str, str]:
     # Total, so that the message lists problems in the same order in every run (they pass through sets).
     return (problem.file, problem.row or 0, problem.column or "", problem.rule, problem.value or "")
@@ -108,7 +117,7 @@ def problem_sort_key(problem: Problem) -> tuple[str, int, str, str, str]:
 
 def format_problems(problems: Sequence[Problem]) -> str:
     """The one message a user sees: a count, then every problem on its own line."""
-    files = sorted({p.file for p in problems})
+    files = sorted({shown_path(p.file) for p in problems})
     head = f"Validation failed: {len(problems)} problem(s) in {', '.join(files)}"
     return "\n".join([head, *(f"  - {p}" for p in problems)])
 

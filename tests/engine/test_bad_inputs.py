@@ -28,10 +28,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.sheets import format_problems, validate_all
+from engine.sheets import format_problems
+from engine.validation import validate_all
 from tests.clean_build import Build
 from tests.conftest import BIB as REPO_BIB
 from tests.conftest import RAW as REPO_RAW
+from tests.conftest import REVIEW
 from tests.project_copy import build, copy_project
 
 RAW = "data/raw"
@@ -172,11 +174,14 @@ CASES = (
     Case("impossible_count", set_cell(STUDIES, ("study_id", "10"), "thrombophilia_positive", "8"),
          (Expected(STUDIES, 11, "thrombophilia_positive", "8", "must not exceed patients (7)"),)),
     Case("responders_above_patients", set_cell(OUTCOMES, ("study_id", "2"), "responders", "3"),
-         (Expected(OUTCOMES, 3, "responders", "3", "responders (3) must not exceed the study's patients (1"),
-          Expected(DOSE_GROUPS, 18, "responders", "1", "the groups of study 2 sum to 1 responders, outcomes.csv says 3"))),
+         (Expected(OUTCOMES, 3, "responders", "3",
+                   "responders (3) must not exceed patients of study_id 2 (studies.csv) (1)"),
+          Expected(DOSE_GROUPS, 18, "responders", "1",
+                   "the rows with study_id 2 sum to 1 responders, outcomes.csv says 3"))),
     Case("group_responders_above_group_patients", set_cell(DOSE_GROUPS, ("group_id", "9-high"), "responders", "12"),
          (Expected(DOSE_GROUPS, 3, "responders", "12", "responders (12) must not exceed patients (11)"),
-          Expected(DOSE_GROUPS, 3, "responders", "12", "the groups of study 9 sum to 12 responders, outcomes.csv says 10"))),
+          Expected(DOSE_GROUPS, 3, "responders", "12",
+                   "the rows with study_id 9 sum to 12 responders, outcomes.csv says 10"))),
     Case("males_plus_females_above_patients", set_cell(STUDIES, ("study_id", "5"), "males", "3"),
          (Expected(STUDIES, 6, "males", "3", "males + females (3 + 7) must not exceed patients (9)"),)),
     Case("age_mean_outside_range", set_cell(STUDIES, ("study_id", "16"), "age_value", "90"),
@@ -188,7 +193,8 @@ CASES = (
     Case("unknown_study_id", set_cell(OUTCOMES, ("study_id", "17"), "study_id", "99"),
          (Expected(OUTCOMES, 18, "study_id", "99", "unknown study_id: no such study_id in studies.csv"),)),
     Case("dose_groups_do_not_add_up", set_cell(DOSE_GROUPS, ("group_id", "3-low"), "patients", "2"),
-         (Expected(DOSE_GROUPS, 4, "patients", "1+2", "the groups of study 3 sum to 3 patients, studies.csv says 2"),)),
+         (Expected(DOSE_GROUPS, 4, "patients", "1+2",
+                   "the rows with study_id 3 sum to 3 patients, studies.csv says 2"),)),
     Case("days_range_reversed", set_cell(REGIMENS, ("group_id", "1-high"), "days_min", "6"),
          (Expected(REGIMENS, 2, "days_min", "6", "days_min must not exceed days_max (5)"),)),
     Case("empty_cell_instead_of_na", set_cell(STUDIES, ("study_id", "1"), "males", ""),
@@ -240,7 +246,7 @@ CASES = (
                set_cell(AGGREGATES, ("category", "Stroke"), "source_studies", "13;99"),
                replace_once(PRISMA, b"dbr_excluded,irrelevant subjects,18,", b"dbr_excluded,irrelevant subjects,17,")),
          (Expected(STUDIES, 6, "males", "3", "males + females (3 + 7) must not exceed patients (9)"),
-          Expected(AGGREGATES, 7, "source_studies", "13;99", "unknown study id(s) [99]: not in studies.csv"),
+          Expected(AGGREGATES, 7, "source_studies", "13;99", "unknown study_id(s) 99: not in studies.csv"),
           Expected(PRISMA, 17, "n", "24", _DBR_EXCLUDED_23))),
 )
 
@@ -324,12 +330,12 @@ def test_the_cases_break_only_what_they_say(tmp_path: Path) -> None:
         (project / BIB).parent.mkdir(parents=True)
         shutil.copy2(REPO_BIB, project / BIB)
         case.mutate(project)
-        summary = format_problems(validate_all(project / RAW, project / BIB))
+        summary = format_problems(validate_all(REVIEW.with_raw_dir(project / RAW, project / BIB)))
         assert_names_exactly(summary.replace(f"{project}/", ""), case.expected)
 
 
 def test_the_real_inputs_have_no_problems() -> None:
-    assert validate_all(REPO_RAW, REPO_BIB) == []
+    assert validate_all(REVIEW) == []
 
 
 def test_an_unclosed_quote_does_not_swallow_the_rows_below(tmp_path: Path) -> None:
@@ -337,7 +343,7 @@ def test_an_unclosed_quote_does_not_swallow_the_rows_below(tmp_path: Path) -> No
     raw = shutil.copytree(REPO_RAW, tmp_path / "raw")
     sheet = raw / "studies.csv"
     sheet.write_bytes(sheet.read_bytes().replace(b",Design from", b',"Design from'))
-    problems = validate_all(raw, REPO_BIB)
+    problems = validate_all(REVIEW.with_raw_dir(raw))
     assert {Path(p.file).name for p in problems} == {"studies.csv"}
 
 
@@ -345,7 +351,7 @@ def test_text_after_a_closing_quote_names_its_cell(tmp_path: Path) -> None:
     raw = shutil.copytree(REPO_RAW, tmp_path / "raw")
     sheet = raw / "studies.csv"
     sheet.write_bytes(sheet.read_bytes().replace(b",Israel,case_series", b',"Isr"ael,case_series', 1))
-    problems = validate_all(raw, REPO_BIB)
+    problems = validate_all(REVIEW.with_raw_dir(raw))
     assert [(p.row, p.column) for p in problems] == [(2, "country")]
     assert "text follows the closing quote" in problems[0].rule
 
@@ -354,7 +360,7 @@ def test_a_quote_inside_an_unquoted_cell_is_text(tmp_path: Path) -> None:
     raw = shutil.copytree(REPO_RAW, tmp_path / "raw")
     sheet = raw / "studies.csv"
     sheet.write_bytes(sheet.read_bytes().replace(b",Israel,case_series", b',Isr"ael,case_series', 1))
-    assert validate_all(raw, REPO_BIB) == []
+    assert validate_all(REVIEW.with_raw_dir(raw)) == []
 
 
 def test_every_cell_in_a_legacy_encoding_is_named(tmp_path: Path) -> None:
@@ -366,6 +372,6 @@ def test_every_cell_in_a_legacy_encoding_is_named(tmp_path: Path) -> None:
     cells_with_dash = {(number, column)
                        for number, row in enumerate(csv.DictReader(io.StringIO(text, newline="")), start=2)
                        for column, cell in row.items() if "–" in cell}
-    problems = validate_all(raw, REPO_BIB)
+    problems = validate_all(REVIEW.with_raw_dir(raw))
     assert {(p.row, p.column) for p in problems} == cells_with_dash
     assert all("0x96" in p.rule for p in problems)

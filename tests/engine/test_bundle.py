@@ -18,10 +18,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import yaml
 
 from engine.bundle import OUTPUTS, BundleError, folder_name, render_engine, write_bundle, write_zip
-from engine.sheets import SHEETS
+from tests.conftest import REVIEW, SHEETS
 from tests.fixed_git import run_git
 from tests.project_copy import build, copy_project
 
@@ -95,7 +94,8 @@ def unzipped(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 def test_bundle_holds_sources_data_locks_and_outputs(built: Path, bundle: Path) -> None:
     commit = git(built, "rev-parse", "HEAD").strip()
-    folder = folder_name(commit)
+    folder = folder_name(REVIEW.name, commit)
+    assert folder == f"gao-jin-2022-ivig-lv-{commit[:12]}"
     with zipfile.ZipFile(bundle) as archive:
         names = set(archive.namelist())
         for output in OUTPUTS:
@@ -116,6 +116,8 @@ def test_bundle_records_commit_epoch_and_engine(built: Path, unzipped: Path) -> 
     assert f"export SOURCE_DATE_EPOCH={COMMIT_EPOCH}\n" in text
     assert "none: the working tree was the commit" in text
     assert "rendered by | Pandoc" in text
+    # The review it is, from the manifest.
+    assert f'The build of "{REVIEW.short_title}" (`{REVIEW.name}`) at one commit' in " ".join(text.split())
 
 
 @pytest.mark.slow
@@ -209,8 +211,8 @@ def test_the_provenance_report_holds_every_output_offline(built: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     page = (built / "_manuscript" / "report.html").read_text(encoding="utf-8")
     results = json.loads(re.search(r"var results = (\{.*?\});\n", page, re.DOTALL)[1])
-    tables = yaml.safe_load((built / "config" / "config.yaml").read_text(encoding="utf-8"))["tables"]
-    figures = ("prisma", "response-by-study", "forest", "forest-dose")
+    tables = ("demographics", "efficacy", "comorbidities", "dose-groups")  # the manifest's tables:
+    figures = ("prisma", "response-by-study", "forest", "forest-dose")  # prisma and the manifest's figures:
     assert set(results) == {
         *OUTPUTS,
         *(f"results/validated/{sheet}.csv" for sheet in SHEETS),
@@ -219,7 +221,10 @@ def test_the_provenance_report_holds_every_output_offline(built: Path) -> None:
     }
     for path, entry in results.items():
         assert entry["data_uri"].startswith("data:"), path
-        assert entry["caption"].strip() and "No caption" not in entry["caption"], path
+        # A table without its caption in the manifest gets "(no caption in the manifest)".
+        assert entry["caption"].strip() and "in the manifest)" not in entry["caption"], path
+        # docutils prints a caption's reStructuredText error into the caption itself.
+        assert "System Message" not in entry["caption"], path
     assert {results[f"results/report/tables/{table}.html"]["mime_type"] for table in tables} == {"text/html"}
     # Everything is embedded: the report opens from disk without a network.
     assert not re.search(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=[\"']?https?:", page)

@@ -6,7 +6,11 @@ running it. The answer comes from ``snakemake --summary``: a tab-separated table
 file, its rule and its plan ("update pending" or "no update"), which names each job; the dry run's
 "Job stats" table (jobs per rule) is checked against it.
 
-The expected sets are written out by hand from the inputs the Snakefile declares; each says why.
+The expected sets are written out by hand from the inputs the Snakefile declares; each says why. The
+Snakefile derives its rules from the review manifest (config/review.yaml) and gives each rule its code
+as inputs: the files of the modules it runs and of every project module they import, as engine/sources.py
+reads them from the source (function bodies included), so an edit to a module reruns the jobs whose
+modules import it.
 """
 
 from __future__ import annotations
@@ -36,16 +40,19 @@ def table_jobs(*tables: str) -> set[str]:
     return {"tables", *(f"table_view[{table}]" for table in tables)}
 
 
+SHEETS = ("studies", "outcomes", "dose_groups", "regimens", "aggregates", "primary_scarpone2020")
 # values feeds ledger_table (the registry) and render (the registry's metadata); ledger_table feeds render.
 FROM_VALUES = {"values", "ledger_table", "render"}
 # What a change to studies.csv reaches. validate_sheet[studies] reads it as its sheet; the validations of
-# outcomes, dose_groups and aggregates read it for their cross-sheet rules (SHEET_DEPENDENCIES), those of
-# regimens (which reads dose_groups.csv) and primary_scarpone2020 do not. Every table lists studies among
-# its sheets (config.yaml), so the one tables job reads it, and table_view reads each table; figure_response, meta_analysis and values read
+# outcomes, dose_groups and aggregates read it for the manifest's rules about them (references to
+# studies.study_id, bounds by studies.patients, sums to it), those of regimens (whose rules read only
+# dose_groups.csv) and primary_scarpone2020 (no rules) do not. Every table lists studies among its sheets
+# (the manifest's tables:), so the one tables job reads it, and table_view reads each table; the figure
+# response-by-study (sheets studies, outcomes, dose_groups), meta_analysis and values read
 # validated/studies.csv; render reads all of their outputs. prisma reads only prisma.csv.
 STUDIES_REACH = {
     "validate_sheet[studies]", "validate_sheet[outcomes]", "validate_sheet[dose_groups]",
-    "validate_sheet[aggregates]", *table_jobs(*TABLES), "figure_response", "meta_analysis", *FROM_VALUES,
+    "validate_sheet[aggregates]", *table_jobs(*TABLES), "figure", "meta_analysis", *FROM_VALUES,
 }
 
 
@@ -143,17 +150,36 @@ def test_editing_the_prisma_sheet_reruns_prisma_and_what_reads_the_values(projec
     assert planned_jobs(project) == {"prisma", *FROM_VALUES}
 
 
-def test_editing_the_table_script_reruns_the_tables_and_what_reads_them(project: Path) -> None:
-    # engine/tables.py is a declared input of rule tables, of ledger_table (which draws the ledger with
-    # it) and of values (which imports it through engine/ledger.py); table_view and render read the tables.
+def test_editing_a_table_layout_reruns_only_the_tables_and_what_reads_them(project: Path) -> None:
+    # scripts/review_tables.py, the plug-in of the four tables, is imported by rule tables alone (the
+    # manifest's tables: name it); table_view and render read the tables.
+    append_line(project / "scripts" / "review_tables.py", "# edited after the build")
+    assert planned_jobs(project) == {*table_jobs(*TABLES), "render"}
+
+
+def test_editing_the_figure_plugin_reruns_only_its_figure_and_the_render(project: Path) -> None:
+    # scripts/figures.py is imported by the figure job alone (figures: response-by-study names it).
+    append_line(project / "scripts" / "figures.py", "# edited after the build")
+    assert planned_jobs(project) == {"figure", "render"}
+
+
+def test_editing_the_table_engine_reruns_every_job_that_imports_it(project: Path) -> None:
+    # engine/tables.py is imported by rule tables' module and by engine/ledger.py (the ledger's table),
+    # which engine/values.py imports (build_registry adds the ledger's counts). engine/values.py in turn is
+    # imported by engine/analysis.py, engine/tables.py and engine/figures.py (read_sheets) and by the
+    # plug-in scripts/dose_groups.py (Value, count), which every validate_sheet job imports (the rule
+    # plug-ins are code of the one rule validate_sheet) and meta_analysis too (the daily-dose class). So
+    # every job but prisma and table_view has engine/tables.py among its code inputs; table_view and render
+    # follow the tables.
     append_line(project / "engine" / "tables.py", "# edited after the build")
-    assert planned_jobs(project) == {*table_jobs(*TABLES), "values", "ledger_table", "render"}
+    assert planned_jobs(project) == {*(f"validate_sheet[{sheet}]" for sheet in SHEETS), *table_jobs(*TABLES),
+                                     "figure", "meta_analysis", *FROM_VALUES}
 
 
 def test_editing_a_schema_reruns_its_validation_and_what_reads_the_sheet(project: Path) -> None:
     # The regimens schema is an input of validate_sheet[regimens] alone (no other sheet's rules read
     # regimens.csv). validated/regimens.csv is read by rule tables (for the dose-groups table), meta_analysis
-    # and values; not by figure_response (studies, outcomes, dose_groups). The tables job rewrites all four
+    # and values; not by the figure (studies, outcomes, dose_groups). The tables job rewrites all four
     # tables, so all four report views follow.
     append_line(project / "config" / "schemas" / "regimens.schema.yaml", "# edited after the build")
     assert planned_jobs(project) == {"validate_sheet[regimens]", *table_jobs(*TABLES), "meta_analysis",
@@ -176,7 +202,8 @@ def test_a_new_render_engine_reruns_only_the_render(project: Path) -> None:
 
 
 def test_editing_a_render_template_reruns_the_render(project: Path) -> None:
-    append_line(project / "manuscript" / "templates" / "article.css", "/* edited after the build */")
+    # The templates are the engine's (engine/templates/), read by the render alone.
+    append_line(project / "engine" / "templates" / "article.css", "/* edited after the build */")
     assert planned_jobs(project) == {"render"}
 
 
@@ -245,10 +272,10 @@ def test_the_snakefile_passes_snakemakes_lint() -> None:
 # great-tables as much or more). Written from what each job does, not from what it was seen to import.
 HEAVY = {"pandas", "matplotlib", "scipy", "great_tables"}
 USES = {
-    "validate_sheet": {"pandas"},  # checks with jsonschema, writes the typed copy with pandas
+    "validate_sheet": set(),  # checks with jsonschema, writes the typed copy with the csv module
     "prisma": {"matplotlib"},  # checks the counts' arithmetic in plain Python, draws the diagram
     "tables": {"pandas", "great_tables"},
-    "figure_response": {"pandas", "matplotlib"},
+    "figure": {"pandas", "matplotlib"},
     "meta_analysis": {"pandas", "scipy", "matplotlib"},  # the fits, then the forest plots
     "values": {"pandas"},
     "ledger_table": {"pandas", "great_tables"},  # great-tables takes a pandas frame

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from engine.forest_plot import MODEL_LABELS, forest_plot  # noqa: E402
+from engine.forest_plot import MODEL_LABELS, ForestLabels, forest_plot  # noqa: E402
 from engine.meta_analysis import analyse_proportions, subgroup_analysis  # noqa: E402
 
 EVENTS = [2, 1, 2, 1, 8, 1, 1, 4, 10, 7, 1, 1, 9, 2, 1, 24, 1]
@@ -83,10 +83,25 @@ def test_non_estimable_glmm_subgroup(tmp_path: Path) -> None:
                        "events": [1, 2, 4, 8], "total": [1, 2, 5, 9], "subgroup": ["x", "x", "y", "y"]})
     res = analyse_proportions(df.events, df.total)
     sub = subgroup_analysis(df.events, df.total, df.subgroup)
-    svg = forest_plot(df, res, tmp_path / "f", subgroups=sub)
-    text = _svg_text(svg)
-    assert "not estimable (no non-responders)" in text
+    text = _svg_text(forest_plot(df, res, tmp_path / "f", subgroups=sub))
+    assert "not estimable (no non-events)" in text  # the engine's generic names, without a manifest's
     assert "Test for subgroup differences (GLMM): not estimable" in text
+    review = ForestLabels(events="responders", total="patients", measure="Response")
+    text = _svg_text(forest_plot(df, res, tmp_path / "g", subgroups=sub, labels=review))
+    assert "not estimable (no non-responders)" in text
+    assert "Responders / patients" in text and "Response, % (95% CI)" in text
+
+
+def test_rare_events_are_printed_per_10000(tmp_path: Path) -> None:
+    df = pd.DataFrame({"label": ["A 2001", "B 2002", "C 2003"], "events": [2, 3, 1],
+                       "total": [10000, 20000, 12500]})
+    labels = ForestLabels(events="cases", total="children", measure="Prevalence", per=10000)
+    text = _svg_text(forest_plot(df, analyse_proportions(df.events, df.total), tmp_path / "f", labels=labels))
+    assert "Cases / children" in text and "Prevalence, per 10,000 (95% CI)" in text
+    # 2 of 10,000 is 2.0 per 10,000, 3 of 20,000 is 1.5, 1 of 12,500 is 0.8; counts from 10,000 up get commas.
+    assert "2 / 10,000" in text and "3 / 20,000" in text and "1 / 12,500" in text
+    for estimate in ("2.0 (", "1.5 (", "0.8 ("):
+        assert estimate in text, estimate
 
 
 def test_rejects_bad_input(tmp_path: Path, studies: pd.DataFrame, results, subgroups) -> None:  # type: ignore[no-untyped-def]

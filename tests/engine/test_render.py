@@ -31,9 +31,9 @@ from bs4 import BeautifulSoup
 from matplotlib.figure import Figure
 
 from engine import render
-from tests.fixed_git import run_git
 from engine.bundle import Provenance, bundle_readme
 from engine.render import RenderError, lint_manuscript
+from tests.fixed_git import run_git
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOSTILE_TITLE = "Hostile <script>alert(1)</script> #set $x$ title"
@@ -661,7 +661,8 @@ def test_bundle_readme_gives_the_commit_outside_git(tmp_path: Path, monkeypatch:
         (("?? scratch.txt",), commit[:12]),
         (("M engine/values.py", "?? x"), f"{commit[:12]} (modified)"),
     ]:
-        readme = bundle_readme(Provenance(commit=commit, status=status, epoch=1652140800, engine="pandoc"))
+        readme = bundle_readme(Provenance(commit=commit, status=status, epoch=1652140800, engine="pandoc",
+                                           name="a-review", title="A review"))
         (outer / "bundle" / "BUNDLE.md").write_text(readme, encoding="utf-8")
         html, pdf_path = render.render(qmd, None, engine="pandoc")
         assert stamp_of(html).startswith(f"commit: {shown} · built: 2022-05-10 · tools: ")

@@ -1,4 +1,4 @@
-"""The provenance report's captions (config/report/) and the table views of engine/report_views.py.
+"""The provenance report's captions (engine/report/) and the table views of engine/report_views.py.
 
 Snakemake renders each caption as a Jinja template and then as reStructuredText, but only when
 ``snakemake --report`` runs; these tests render them the same way without a build, so a broken caption
@@ -17,10 +17,10 @@ import yaml
 from docutils.core import publish_parts
 
 from engine.report_views import table_page
+from tests.conftest import REPO, REVIEW
 
-REPO = Path(__file__).resolve().parents[2]
-CAPTIONS = REPO / "config" / "report"
-TABLES = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))["tables"]
+CAPTIONS = REPO / "engine" / "report"
+TABLES = list(REVIEW.tables)
 # The links Snakemake appends to every caption, so that `Figures_` and the like resolve.
 REPORT_LINKS = "\n\n.. _Manuscript: #\n.. _Figures: #\n.. _Tables: #\n.. _Data: #\n"
 
@@ -37,12 +37,28 @@ class Files(SimpleNamespace):
         return getattr(self, name, default)
 
 
+class Wildcards(SimpleNamespace):
+    """A stand-in for a job's wildcards: attributes by name, and ``get`` as Snakemake's ``Wildcards``."""
+
+    def get(self, name: str, default: object = None) -> object:
+        return getattr(self, name, default)
+
+
+def report_config() -> dict[str, object]:
+    """The config the captions see: config/config.yaml and what the Snakefile adds to it from the manifest."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))
+    return {**config, "review_title": REVIEW.title,
+            "table_captions": {name: spec.get("caption", "") for name, spec in REVIEW.tables.items()}}
+
+
 def stub_job(table: str = "efficacy") -> SimpleNamespace:
     """The ``snakemake`` object a caption sees, with the inputs and outputs of this project's rules."""
     return SimpleNamespace(
         rule="rule",
-        config=yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8")),
-        wildcards=SimpleNamespace(table=table, sheet="outcomes"),
+        config=report_config(),
+        # The wildcards of the Snakefile's rules (table_view, validate_sheet, figure); a job of another rule
+        # has none, and a caption asking for one gets "" (as Snakemake's Wildcards.get).
+        wildcards=Wildcards(table=table, sheet="outcomes", figure="response-by-study"),
         input=Files(
             sheet="data/raw/outcomes.csv",
             schema="config/schemas/outcomes.schema.yaml",
@@ -66,9 +82,11 @@ def render_caption(path: Path, job: SimpleNamespace) -> str:
 
 
 def snakefile_captions() -> set[str]:
-    """Caption files the Snakefile names (``report:`` and ``caption=``)."""
+    """Caption files the Snakefile names (``report:`` and ``caption=``, in the engine's folder REPORT_CAPTIONS)."""
     text = (REPO / "Snakefile").read_text(encoding="utf-8")
-    return set(re.findall(r'^report:\s*"([^"]+)"', text, re.MULTILINE)) | set(re.findall(r'caption="([^"]+)"', text))
+    assert 'REPORT_CAPTIONS = os.path.relpath(os.path.join(ENGINE_ROOT, "engine", "report"))' in text
+    text = text.replace("{REPORT_CAPTIONS}", "engine/report")
+    return set(re.findall(r'^report:\s*"([^"]+)"', text, re.MULTILINE)) | set(re.findall(r'caption=f?"([^"]+)"', text))
 
 
 @pytest.mark.parametrize("path", sorted(CAPTIONS.glob("*.rst")), ids=lambda path: path.name)
@@ -80,12 +98,14 @@ def test_caption_renders_without_warnings(path: Path) -> None:
 @pytest.mark.parametrize("table", TABLES)
 def test_every_table_has_its_own_caption(table: str) -> None:
     html = render_caption(CAPTIONS / "table.rst", stub_job(table))
-    assert "No caption for table" not in html
+    assert "in the manifest)" not in html
     assert re.search(r"<strong>Table [1-4]\.</strong>", html)
 
 
 def test_an_unknown_table_is_called_out() -> None:
-    assert "No caption for table" in render_caption(CAPTIONS / "table.rst", stub_job("new-table"))
+    html = render_caption(CAPTIONS / "table.rst", stub_job("new-table"))
+    text = " ".join(re.sub(r"<[^>]+>", "", html).split())
+    assert "Table new-table of the review (no caption in the manifest)." in text
 
 
 def test_a_broken_caption_fails(tmp_path: Path) -> None:
@@ -97,7 +117,7 @@ def test_a_broken_caption_fails(tmp_path: Path) -> None:
 
 def test_snakefile_uses_every_caption_and_no_missing_one() -> None:
     named = snakefile_captions()
-    assert "config/report/workflow.rst" in named
+    assert "engine/report/workflow.rst" in named
     assert named == {path.relative_to(REPO).as_posix() for path in CAPTIONS.glob("*.rst")}
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 
 import pytest
 
-from benchmarks.synthetic import BIB, RAW, generate
-from engine.sheets import read_bib_keys, validate_all
+from benchmarks.synthetic import BIB, RAW, check, generate
+from engine.sheets import read_bib_keys
+from engine.validation import validate_all
+from tests.conftest import REVIEW
 
 REPO = Path(__file__).resolve().parents[2]
 SCALE = 3
@@ -27,8 +30,19 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_synthetic_review_passes_every_check_of_the_sheets(synthetic: Path) -> None:
-    problems = validate_all(synthetic / RAW, synthetic / BIB)
+    problems = validate_all(REVIEW.with_raw_dir(synthetic / RAW, synthetic / BIB))
     assert problems == [], "\n".join(map(str, problems))
+
+
+def test_the_benchmarks_own_check_passes(synthetic: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The check benchmarks/synthetic.py runs on the review it writes (the validation CLI, in a project
+    # folder): the review's config beside the synthetic sheets, the engine from this repository.
+    project = shutil.copytree(synthetic, tmp_path / "project")
+    shutil.copytree(REPO / "config", project / "config")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    result = check(project)
+    assert result.returncode == 0, result.stderr
+    assert "sheets and prisma.csv are valid" in result.stdout
 
 
 def test_it_is_n_times_larger_and_keeps_the_real_studies_first(synthetic: Path) -> None:

@@ -23,12 +23,12 @@ from engine.audit import (
     check_unmarked,
     check_values,
     count_display,
-    fresh_displays,
     main,
     normalise_pdf_text,
     read_pdf_text,
 )
-from tests.conftest import BIB, OUTPUT, RAW, REPO
+from engine.recompute import fresh_displays
+from tests.conftest import OUTPUT, RAW, REPO, REVIEW
 
 HTML, PDF = OUTPUT / "index.html", OUTPUT / "index.pdf"
 QMD = REPO / "manuscript" / "index.qmd"
@@ -248,7 +248,7 @@ def test_pdf_check_leaves_out_a_number_it_cannot_count() -> None:
 
 @pytest.fixture(scope="module")
 def fresh() -> dict[str, str]:
-    return fresh_displays(RAW, BIB)
+    return fresh_displays(REVIEW)
 
 
 def test_fresh_values_are_recomputed_from_the_raw_sheets(fresh: dict[str, str]) -> None:

@@ -15,13 +15,24 @@ import pytest
 import yaml
 
 from engine import prisma
-from engine.ledger import (CLASSES, NO_VALUE, Claim, ClassifiedClaim, classify, ledger_counts, ledger_table,
-                            ledger_values, load_claims, main, normalise)
-from engine.sheets import SHEETS, read_validated
+from engine.ledger import (
+    CLASSES,
+    NO_VALUE,
+    Claim,
+    ClassifiedClaim,
+    classify,
+    ledger_counts,
+    ledger_table,
+    ledger_values,
+    load_claims,
+    main,
+    normalise,
+)
 from engine.tables import include_file
-from engine.values import Value, build_registry, unit_fraction_below
+from engine.values import Value, build_registry, present, read_sheets
 from engine.values import main as values_main
-from tests.conftest import RAW, REPO
+from scripts.review_values import unit_fraction_below
+from tests.conftest import RAW, REPO, REVIEW
 
 CLAIMS_PATH = REPO / "data" / "published" / "claims.csv"
 CLAIMS = load_claims(CLAIMS_PATH)
@@ -39,8 +50,9 @@ def prisma_counts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def registry(validated_dir: Path, prisma_counts: Path) -> dict[str, Value]:
-    sheets = {name: read_validated(validated_dir / f"{name}.csv", name) for name in SHEETS}
-    return build_registry(sheets, pandas.read_csv(prisma_counts), claims=CLAIMS)
+    registry = build_registry(REVIEW, read_sheets(REVIEW, validated_dir), pandas.read_csv(prisma_counts),
+                              claims=CLAIMS)
+    return present(registry)
 
 
 @pytest.fixture(scope="module")
@@ -308,7 +320,8 @@ def test_registry_carries_the_ledger_counts(registry: dict[str, Value]) -> None:
 
 def test_values_cli_takes_the_claims(validated_dir: Path, prisma_counts: Path, tmp_path: Path) -> None:
     out, meta = tmp_path / "values.yml", tmp_path / "values-meta.yml"
-    assert values_main(["--validated-dir", str(validated_dir), "--prisma-counts", str(prisma_counts),
+    assert values_main(["--manifest", str(REVIEW.path), "--validated-dir", str(validated_dir),
+                        "--prisma-counts", str(prisma_counts),
                         "--claims", str(CLAIMS_PATH), "--out", str(out), "--meta-out", str(meta)]) == 0
     written = yaml.safe_load(out.read_text(encoding="utf-8"))
     assert written["ledger_total"]["display"] == str(len(CLAIMS))

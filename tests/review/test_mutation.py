@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.audit import Rendered, Token, ValueSpan, check_unmarked, fresh_displays
+from engine.audit import Rendered, Token, ValueSpan, check_unmarked
+from engine.manifest import load_review
+from engine.recompute import fresh_displays
 from tests.project_copy import build, copy_project
 
 pytestmark = pytest.mark.slow
@@ -50,7 +52,8 @@ def rebuild(project: Path) -> Snapshot:
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"the build failed:\n{log[-6000:]}"
     page = Rendered((project / "_manuscript" / "index.html").read_text(encoding="utf-8"))
-    fresh = fresh_displays(project / "data" / "raw", project / "manuscript" / "references.bib")
+    review = load_review(project / "config" / "review.yaml", None, project / "manuscript" / "references.bib")
+    fresh = fresh_displays(review)
     return Snapshot(tuple(page.tokens()), tuple(page.values()), fresh, log)
 
 

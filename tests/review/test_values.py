@@ -9,13 +9,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import pandas
 import pytest
 import yaml
 
-from engine.sheets import SHEETS, read_validated
-from engine.values import build_registry, decimal, meta_document, percent
-from tests.conftest import RAW, RESULTS
+from engine.numbers import decimal
+from engine.values import build_registry, meta_document, percent, present, read_sheets
+from tests.conftest import RAW, REPO, RESULTS, REVIEW
 
 
 def raw_rows(sheet: str) -> list[dict[str, str]]:
@@ -25,8 +24,7 @@ def raw_rows(sheet: str) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def registry(validated_dir: Path) -> dict:
-    sheets = {name: read_validated(validated_dir / f"{name}.csv", name) for name in SHEETS}
-    return build_registry(sheets)
+    return build_registry(REVIEW, read_sheets(REVIEW, validated_dir))
 
 
 # Numbers printed in Gao & Jin 2022 that its own tables support (Abstract, Results, Discussion).
@@ -93,6 +91,18 @@ def test_known_disagreements_with_the_text_stay_visible(registry: dict) -> None:
     assert registry["recurrence_patients"].display == "22"
 
 
+def test_every_value_names_the_files_that_made_it(registry: dict) -> None:
+    # The engine's values name engine/values.py; each plug-in's values name its own file in scripts/.
+    made_by = {entry.made_by for entry in registry.values()}
+    assert made_by == {"rule values (engine/values.py)", "rule values (scripts/review_values.py)",
+                       "rule values (scripts/dose_groups.py)", "rule values (scripts/primary_report.py)"}
+    assert registry["n_patients"].made_by == "rule values (engine/values.py)"
+    assert registry["dose_high_patients"].made_by == "rule values (scripts/dose_groups.py)"
+    assert registry["primary14_patients"].made_by == "rule values (scripts/primary_report.py)"
+    for text in made_by:
+        assert (REPO / text.removeprefix("rule values (").removesuffix(")")).is_file(), text
+
+
 def test_percent_formatting_follows_the_review() -> None:
     assert percent(76, 80) == "95%"
     assert percent(14, 63) == "22.22%"
@@ -115,5 +125,7 @@ def test_written_registry_is_not_stale(registry: dict) -> None:
     if not path.exists():
         pytest.skip("no build yet: run `snakemake --cores 4` first")
     written = yaml.safe_load(path.read_text(encoding="utf-8"))
-    for key, entry in registry.items():
+    for key, entry in present(registry).items():
         assert written[key]["display"] == entry.display, key
+    for key in set(registry) - set(present(registry)):
+        assert written["_absent"][key]["reason"] == registry[key].reason, key
