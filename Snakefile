@@ -226,7 +226,8 @@ rule validate_sheet:
     conda:
         "environment.yml"
     params:
-        raw=lambda wildcards: RAW,
+        # Functions of the input, as Snakemake counts them, so not tracked params (tracking imports pandas).
+        raw=lambda wildcards, input: RAW,
         # Only a sheet with a citation rule reads the bibliography, so only its job is given it.
         bib=lambda wildcards, input: (
             f"--bib {input.bib}" if "bib" in input.keys() else ""

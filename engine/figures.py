@@ -44,7 +44,7 @@ def save_figure(figure: Figure, svg_path: Path, creator: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from engine.manifest import load_review
-    from engine.values import read_sheets
+    from engine.sheets import read_sheets
 
     parser = argparse.ArgumentParser(description="Draw a figure of the review manifest with its plug-in.")
     parser.add_argument("--manifest", type=Path, default=Path("config/review.yaml"))

@@ -412,3 +412,8 @@ def read_validated(path: Path, schema_path: Path) -> pandas.DataFrame:
             continue
         frame[column] = pandas.to_numeric(frame[column].mask(frame[column] == "")).astype(dtype)
     return frame
+
+
+def read_sheets(review: Review, validated_dir: Path) -> dict[str, pandas.DataFrame]:
+    """Every declared sheet's validated copy (``results/validated/<sheet>.csv``) as a DataFrame."""
+    return {spec.name: read_validated(validated_dir / f"{spec.name}.csv", spec.schema) for spec in review.sheets}

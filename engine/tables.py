@@ -155,8 +155,8 @@ def include_file(spec: TableSpec) -> str:
 
 def declared_table(review: Review, name: str, sheets: Mapping[str, pandas.DataFrame]) -> TableSpec:
     """A table the manifest declares column by column: one row per study (the outcome's rows), filtered."""
-    from engine.analysis import format_label, outcome_rows
     from engine.manifest import Where
+    from engine.rows import format_label, outcome_rows
 
     spec = review.tables[name]
     key = review.outcome["key"].split(".")[1]
@@ -182,7 +182,7 @@ def build_table(review: Review, name: str, validated_dir: Path) -> TableSpec:
     """Rebuild one table of the manifest from the validated sheets."""
     from dataclasses import replace
 
-    from engine.values import read_sheets
+    from engine.sheets import read_sheets
 
     spec = review.tables[name]
     sheets = read_sheets(review, validated_dir)

@@ -218,7 +218,7 @@ def build_registry(review: Review, sheets: Mapping[str, pandas.DataFrame],
     Each plug-in sees the registry built before it. With ``claims`` (the published review's numbers),
     the ledger's counts are added last, from the classification of the claims against everything else.
     """
-    from engine.analysis import outcome_rows
+    from engine.rows import outcome_rows
 
     registry = _by_key([*outcome_values(review, outcome_rows(review, sheets)), *describe_values(review, sheets)])
     for reference in review.values.get("plugins", []):
@@ -295,18 +295,12 @@ def _dump(document: Mapping[str, Any], path: Path, header: str) -> None:
     path.write_text(f"# {header}\n{text}", encoding="utf-8")
 
 
-def read_sheets(review: Review, validated_dir: Path) -> dict[str, pandas.DataFrame]:
-    """Every declared sheet's validated copy (``results/validated/<sheet>.csv``) as a DataFrame."""
-    from engine.sheets import read_validated
-
-    return {spec.name: read_validated(validated_dir / f"{spec.name}.csv", spec.schema) for spec in review.sheets}
-
-
 def load_inputs(review: Review, validated_dir: Path, prisma_counts: Path | None, analysis: Path | None,
                 claims: Path | None = None) -> dict[str, Any]:
     import pandas
 
     from engine.ledger import load_claims
+    from engine.sheets import read_sheets
 
     return {
         "sheets": read_sheets(review, validated_dir),

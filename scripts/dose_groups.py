@@ -1,40 +1,20 @@
 """Plug-ins of this review for its dose groups (Table 4: high 2-2.1 vs low 1-1.5 g/kg per cycle).
 
-Named in config/review.yaml: a validation rule for the group ids, the daily-dose class the daily-dose
-subgroup analysis groups by, and the registry values the text quotes about the groups and their doses.
-The arithmetic lives in scripts/dosing.py.
+Named in config/review.yaml: the registry values the text quotes about the groups and their doses. The
+arithmetic (and the daily-dose class the daily-dose subgroup analysis groups by) lives in
+scripts/dosing.py; the validation rule of the group ids in scripts/dose_group_rules.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from engine.sheets import Problem, Sheet
 from engine.values import Absent, Entry, Value, count, share, text_value
 from scripts import dosing
 
 if TYPE_CHECKING:
     import pandas
-
-GROUP_SUFFIX = {"high": "high", "low": "low", "not_grouped": "none"}
-
-
-def group_id_problems(sheet: Sheet, others: Mapping[str, Sheet | None]) -> Iterable[Problem]:
-    """A group id reads "<study_id>-<high|low|none>", matching its row's study and dose group."""
-    for row, number in zip(sheet.rows, sheet.row_numbers):
-        group_id, study_id = row.get("group_id"), row.get("study_id")
-        suffix = GROUP_SUFFIX.get(row.get("dose_group"))
-        if isinstance(group_id, str) and suffix and group_id != f"{study_id}-{suffix}":
-            yield Problem(str(sheet.path), number, "group_id", group_id,
-                          f"group_id must be '<study_id>-<high|low|none>' matching study_id and dose_group"
-                          f" ({study_id}-{suffix})")
-
-
-def daily_class_column(rows: pandas.DataFrame, sheets: Mapping[str, pandas.DataFrame]) -> pandas.Series:
-    """Each dose group's daily-dose class (high, conventional, unclear, not_available) from its regimens."""
-    return rows["group_id"].map(dosing.daily_dose_classes(sheets["regimens"]))
-
 
 def dose_values(sheets: Mapping[str, pandas.DataFrame], registry: Mapping[str, Value]) -> list[Entry]:
     """High- vs low-dose groups (Table 4) and the daily-dose split within the high-dose group."""

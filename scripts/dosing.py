@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from engine.numbers import Range, format_range
 
 __all__ = ["Regimen", "daily_dose_class", "daily_dose_classes", "format_range", "per_cycle", "per_cycle_class",
-           "per_day", "per_four_weeks", "regimen_from_row", "regimens_by_group"]
+           "per_day", "per_four_weeks", "regimen_from_row", "regimens_by_group", "daily_class_column"]
 
 if TYPE_CHECKING:
     import pandas
@@ -131,3 +131,8 @@ def regimens_by_group(regimens: pandas.DataFrame) -> dict[str, list[Regimen]]:
 def daily_dose_classes(regimens: pandas.DataFrame) -> dict[str, DailyClass]:
     """Each dose group's daily-dose class (:func:`daily_dose_class` of its regimens)."""
     return {group_id: daily_dose_class(parsed) for group_id, parsed in regimens_by_group(regimens).items()}
+
+
+def daily_class_column(rows: pandas.DataFrame, sheets: Mapping[str, pandas.DataFrame]) -> pandas.Series:
+    """Each dose group's daily-dose class (high, conventional, unclear, not_available) from its regimens."""
+    return rows["group_id"].map(daily_dose_classes(sheets["regimens"]))

@@ -100,9 +100,8 @@ def write_review(root: Path, rows: str, manifest: Mapping[str, Any] | None = Non
 
 def read_sheets_of(review: Review, tmp_path: Path) -> dict[str, Any]:
     """The review's sheets validated into ``tmp_path/validated`` and read back as the jobs read them."""
-    from engine.sheets import write_validated
+    from engine.sheets import read_sheets, write_validated
     from engine.validation import validate_sheet
-    from engine.values import read_sheets
 
     folder = tmp_path / "validated"
     for spec in review.sheets:

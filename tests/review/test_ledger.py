@@ -28,8 +28,9 @@ from engine.ledger import (
     main,
     normalise,
 )
+from engine.sheets import read_sheets
 from engine.tables import include_file
-from engine.values import Value, build_registry, present, read_sheets
+from engine.values import Value, build_registry, present
 from engine.values import main as values_main
 from scripts.review_values import unit_fraction_below
 from tests.conftest import RAW, REPO, REVIEW

@@ -15,7 +15,7 @@ from tests.conftest import REVIEW
 
 @pytest.fixture
 def sheets(validated_dir: Path) -> dict[str, pandas.DataFrame]:
-    from engine.values import read_sheets
+    from engine.sheets import read_sheets
 
     return read_sheets(REVIEW, validated_dir)
 

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from engine.numbers import decimal
-from engine.values import build_registry, meta_document, percent, present, read_sheets
+from engine.sheets import read_sheets
+from engine.values import build_registry, meta_document, percent, present
 from tests.conftest import RAW, REPO, RESULTS, REVIEW
 
 
