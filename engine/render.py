@@ -22,7 +22,9 @@ built from ("modified" when tracked files differ from it), the build date
 and the versions of the tools, and ends every figure and table caption with
 a link to the script that made it (see :func:`build_stamp`).
 ``--list-inputs`` prints every file the render reads (:func:`render_inputs`)
-and renders nothing.
+and renders nothing. ``--html-only`` writes the HTML alone, with the Pandoc
+engine (:func:`render_html`): the live preview's target (engine/preview.py),
+which would otherwise wait for a PDF nobody looks at while editing.
 
 Before either engine runs, the source is checked against the project's
 Quarto subset (:func:`lint_manuscript`, documented in manuscript/README.md);
@@ -996,6 +998,15 @@ def render_pandoc(job: Job) -> tuple[Path, Path]:
     return job.html, job.pdf
 
 
+def render_html(qmd: Path, output_dir: Path | None = None) -> Path:
+    """Lint, then render ``qmd`` to HTML alone with the Pandoc engine; return the HTML's path."""
+    job = prepare(qmd, output_dir)
+    html = render_html_pandoc(job)
+    job.output_dir.mkdir(parents=True, exist_ok=True)
+    job.html.write_bytes(html)
+    return job.html
+
+
 def render_quarto(job: Job, quarto: str) -> tuple[Path, Path]:
     """The Quarto engine: ``quarto render`` of the qmd within its project."""
     root = job.config.root
@@ -1055,16 +1066,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="print every file the render reads, one per line (project-relative), and render nothing",
     )
+    parser.add_argument(
+        "--html-only",
+        action="store_true",
+        help="write the HTML alone (Pandoc engine; the live preview's render), no PDF",
+    )
     args = parser.parse_args(argv)
+    if args.html_only and args.engine == "quarto":
+        parser.error("--html-only renders with the Pandoc engine: leave out --engine quarto")
     try:
         if args.list_inputs:
             print("\n".join(path.as_posix() for path in render_inputs(args.qmd)))
             return 0
-        html, pdf = render(args.qmd, args.output_dir, args.engine)
+        if args.html_only:
+            written: tuple[Path, ...] = (render_html(args.qmd, args.output_dir),)
+        else:
+            written = render(args.qmd, args.output_dir, args.engine)
     except RenderError as error:
         print(f"render: {error}", file=sys.stderr)
         return 1
-    print(f"wrote {html}\nwrote {pdf}")
+    print("\n".join(f"wrote {path}" for path in written))
     return 0
 
 
