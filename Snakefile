@@ -371,7 +371,7 @@ rule render:
 
 rule preview_html:
     message:
-        "Rendering the manuscript to HTML alone, for the live preview (python -m engine.preview)"
+        "Rendering the live preview's page: HTML alone, resources linked (python -m engine.preview)"
     input:
         # The render's inputs: the preview reruns for every edit that renders the paper again.
         unpack(render_rule_inputs),
@@ -384,4 +384,4 @@ rule preview_html:
     params:
         out=lambda wildcards, output: os.path.dirname(output[0]),
     shell:
-        "python -m engine.render --qmd {input.qmd} --output-dir {params.out} --html-only 2>&1 | tee {log}"
+        "python -m engine.render --qmd {input.qmd} --output-dir {params.out} --preview 2>&1 | tee {log}"

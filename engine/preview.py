@@ -12,7 +12,9 @@ page reloads itself. A build that fails replaces the paper with the build's erro
 builds it again: the browser never shows a paper older than its sources as if it were current.
 
 The page the browser gets is the built file with a small script added on the way out (the file itself
-is left as built): it listens to ``/events`` (server-sent events) and reloads on a new build.
+is left as built): it listens to ``/events`` (server-sent events) and reloads on a new build. The page is
+the HTML alone with its stylesheets and figures linked (engine/render.py --preview), served from the
+project: embedding them, as the paper does, would take a third of the render.
 
 Each build runs in a fresh child of a fork server that has imported Snakemake once (a Snakemake start is
 most of a second), so a text edit costs about the render itself; the child imports the engine anew, so an
@@ -37,13 +39,24 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import watchfiles
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TARGET = "results/preview/index.html"
 HOST = "127.0.0.1"
+# What the page links besides itself: its stylesheets and figures, and nothing else of the project.
+STATIC_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
 # Watched recursively; the top-level files (_quarto.yml, Snakefile) by a second, flat watch, so that the
 # outputs (results/, _manuscript/) and the virtualenv are never watched: a build must not trigger itself.
 SOURCE_DIRS = ("manuscript", "data", "scripts", "engine", "config")
@@ -70,6 +83,7 @@ RELOAD_SCRIPT = """<script>
 (() => {
   const shown = "%(generation)s";
   const banner = document.createElement("div");
+  banner.id = "preview-status";
   banner.setAttribute("role", "status");
   banner.style.cssText = "position:fixed;top:0;left:0;right:0;z-index:2147483647;padding:4px 12px;"
     + "font:13px system-ui,sans-serif;background:#fff3c4;color:#3d3000;border-bottom:1px solid #d9c36a;display:none";
@@ -334,7 +348,28 @@ def rebuild_on_change(preview: Preview, builder: Builder, project: Path, stop: t
 # Serving
 
 
-def handler_for(preview: Preview) -> type[BaseHTTPRequestHandler]:
+def page_path(project: Path) -> str:
+    """The URL path of the page: the manuscript's own path (config/config.yaml, ``manuscript``) as .html.
+
+    The preview's page links its stylesheets and images relative to the manuscript's folder
+    (engine/render.py --preview), so it is served from where the manuscript lies in the project.
+    """
+    config = project / "config" / "config.yaml"
+    manuscript = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("manuscript")
+    if not manuscript:
+        raise ValueError(f"{config}: no `manuscript` (the qmd the Snakefile renders)")
+    return "/" + Path(manuscript).with_suffix(".html").as_posix()
+
+
+def project_file(project: Path, url_path: str) -> Path | None:
+    """The stylesheet or image a URL path names inside the project, or None (any other file, or outside)."""
+    path = (project / unquote(url_path).lstrip("/")).resolve()
+    if path.suffix.lower() in STATIC_TYPES and path.is_relative_to(project.resolve()) and path.is_file():
+        return path
+    return None
+
+
+def handler_for(preview: Preview, project: Path, page: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             # Only pages that name this server may read it: a web page that rebinds its own host name to
@@ -344,24 +379,40 @@ def handler_for(preview: Preview) -> type[BaseHTTPRequestHandler]:
                 self.send_error(HTTPStatus.MISDIRECTED_REQUEST, f"Open http://{HOST}:{port}/")
                 return
             path = urlsplit(self.path).path
-            if path in ("/", "/index.html"):
+            if path == "/":
+                self.send_response(HTTPStatus.FOUND)
+                self.send_header("Location", page)
+                self.end_headers()
+            elif path == page:
                 self._page()
             elif path == "/events":
                 self._events()
+            elif path == "/favicon.ico":
+                self.send_response(HTTPStatus.NO_CONTENT)  # the paper has none; a 404 would be logged
+                self.end_headers()
+            elif (found := project_file(project, path)) is not None:
+                self._file(found)
             else:
-                self.send_error(HTTPStatus.NOT_FOUND, "The preview serves the paper at / only")
+                self.send_error(
+                    HTTPStatus.NOT_FOUND, f"The preview serves the paper at {page} and its resources"
+                )
 
         def _page(self) -> None:
             current = preview.current_page(PAGE_WAIT_SECONDS)
             if current is None:
                 self.send_error(HTTPStatus.SERVICE_UNAVAILABLE, "Still building: reload in a moment")
                 return
-            generation, page = current
-            body = with_reload_script(page, generation)
+            generation, shown = current
+            self._send(with_reload_script(shown, generation), "text/html; charset=utf-8")
+
+        def _file(self, path: Path) -> None:
+            self._send(path.read_bytes(), STATIC_TYPES[path.suffix.lower()])
+
+        def _send(self, body: bytes, content_type: str) -> None:
             self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
+            self.send_header("Cache-Control", "no-store")  # a figure redrawn must be fetched again
             self.end_headers()
             self.wfile.write(body)
 
@@ -391,7 +442,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     project = REPO_ROOT
     try:
-        server = ThreadingHTTPServer((HOST, args.port), handler_for(preview := Preview()))
+        handler = handler_for(preview := Preview(), project, page_path(project))
+    except (OSError, ValueError) as error:
+        print(f"preview: {error}", file=sys.stderr)
+        return 1
+    try:
+        server = ThreadingHTTPServer((HOST, args.port), handler)
     except OSError as error:
         print(
             f"preview: cannot listen on {HOST}:{args.port} ({error.strerror}): pass --port N", file=sys.stderr

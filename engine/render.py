@@ -22,9 +22,10 @@ built from ("modified" when tracked files differ from it), the build date
 and the versions of the tools, and ends every figure and table caption with
 a link to the script that made it (see :func:`build_stamp`).
 ``--list-inputs`` prints every file the render reads (:func:`render_inputs`)
-and renders nothing. ``--html-only`` writes the HTML alone, with the Pandoc
-engine (:func:`render_html`): the live preview's target (engine/preview.py),
-which would otherwise wait for a PDF nobody looks at while editing.
+and renders nothing. ``--preview`` writes the live preview's page
+(engine/preview.py) with the Pandoc engine: the HTML alone, its stylesheets and
+images linked, not embedded (:func:`render_preview`). Embedding takes a third of
+the HTML's render, and the PDF longer still; the preview serves the linked files.
 
 Before either engine runs, the source is checked against the project's
 Quarto subset (:func:`lint_manuscript`, documented in manuscript/README.md);
@@ -940,16 +941,23 @@ def _run_pandoc(job: Job, args: list[str]) -> bytes:
     return result.stdout
 
 
-def render_html_pandoc(job: Job) -> bytes:
-    """Self-contained HTML: CSS and images embedded, no script, no web font."""
+def render_html_pandoc(job: Job, embed: bool = True) -> bytes:
+    """Self-contained HTML: CSS and images embedded, no script, no web font.
+
+    Without ``embed``, the images stay linked as the source writes them and the stylesheets are linked
+    by their paths from the qmd's folder: all relative to that folder, as a server of the project sees it.
+    """
+    stylesheets = [
+        path if embed else Path(os.path.relpath(path, job.qmd.parent)) for path in HTML_STYLESHEETS
+    ]
     return _run_pandoc(
         job,
         [
             "--to",
             "html5",
             f"--template={HTML_TEMPLATE}",
-            *[f"--css={path}" for path in HTML_STYLESHEETS],
-            "--embed-resources",
+            *[f"--css={path.as_posix()}" for path in stylesheets],
+            *(["--embed-resources"] if embed else []),
             "--section-divs",
             "--mathml",
         ],
@@ -998,10 +1006,10 @@ def render_pandoc(job: Job) -> tuple[Path, Path]:
     return job.html, job.pdf
 
 
-def render_html(qmd: Path, output_dir: Path | None = None) -> Path:
-    """Lint, then render ``qmd`` to HTML alone with the Pandoc engine; return the HTML's path."""
+def render_preview(qmd: Path, output_dir: Path | None = None) -> Path:
+    """Lint, then render ``qmd`` to HTML alone with the Pandoc engine, resources linked; return its path."""
     job = prepare(qmd, output_dir)
-    html = render_html_pandoc(job)
+    html = render_html_pandoc(job, embed=False)
     job.output_dir.mkdir(parents=True, exist_ok=True)
     job.html.write_bytes(html)
     return job.html
@@ -1067,19 +1075,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="print every file the render reads, one per line (project-relative), and render nothing",
     )
     parser.add_argument(
-        "--html-only",
+        "--preview",
         action="store_true",
-        help="write the HTML alone (Pandoc engine; the live preview's render), no PDF",
+        help="write the live preview's page: HTML alone, resources linked (Pandoc engine), no PDF",
     )
     args = parser.parse_args(argv)
-    if args.html_only and args.engine == "quarto":
-        parser.error("--html-only renders with the Pandoc engine: leave out --engine quarto")
+    if args.preview and args.engine == "quarto":
+        parser.error("--preview renders with the Pandoc engine: leave out --engine quarto")
     try:
         if args.list_inputs:
             print("\n".join(path.as_posix() for path in render_inputs(args.qmd)))
             return 0
-        if args.html_only:
-            written: tuple[Path, ...] = (render_html(args.qmd, args.output_dir),)
+        if args.preview:
+            written: tuple[Path, ...] = (render_preview(args.qmd, args.output_dir),)
         else:
             written = render(args.qmd, args.output_dir, args.engine)
     except RenderError as error:

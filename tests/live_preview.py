@@ -127,11 +127,24 @@ def headless_chromium() -> Iterator[object]:
         driver.quit()
 
 
-def page_text(driver) -> str:
-    """The visible text of the page now shown (empty while a reload has no body yet)."""
+def shown(driver, script: str) -> str:
+    """What ``script`` returns about the page now shown (empty while a reload replaces the page)."""
     from selenium.common.exceptions import WebDriverException
 
     try:
-        return driver.execute_script("return document.body ? document.body.innerText : ''")
-    except WebDriverException:  # the page is being replaced by its reload
+        return driver.execute_script(script)
+    except WebDriverException:
         return ""
+
+
+def page_text(driver) -> str:
+    """The visible text of the page now shown."""
+    return shown(driver, "return document.body ? document.body.innerText : ''")
+
+
+def status_text(driver) -> str:
+    """The preview's status line ("Rebuilding after a change to ...") as shown; empty while hidden."""
+    return shown(
+        driver,
+        "const s = document.getElementById('preview-status'); return s && s.checkVisibility() ? s.innerText : ''",
+    )

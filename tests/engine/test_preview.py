@@ -16,7 +16,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from engine import preview
-from tests.live_preview import headless_chromium, page_text, running_preview, wait_for
+from tests.live_preview import headless_chromium, page_text, running_preview, status_text, wait_for
 from tests.project_copy import copy_project
 
 # --- pages and events, without a build ------------------------------------------------------------------
@@ -86,12 +86,44 @@ def test_a_page_request_during_a_build_waits_for_its_result() -> None:
     assert time.monotonic() - started >= 0.15
 
 
+def test_only_stylesheets_and_images_inside_the_project_are_served(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    for name in (
+        "results/figures/forest.svg",
+        "engine/templates/article.css",
+        "data/raw/studies.csv",
+        "engine/preview.py",
+    ):
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text("x")
+    (tmp_path / "outside.svg").write_text("x")
+    assert (
+        preview.project_file(project, "/results/figures/forest.svg") == project / "results/figures/forest.svg"
+    )
+    assert (
+        preview.project_file(project, "/engine/templates/article.css")
+        == project / "engine/templates/article.css"
+    )
+    assert preview.project_file(project, "/data/raw/studies.csv") is None  # the unpublished data: never
+    assert preview.project_file(project, "/engine/preview.py") is None
+    assert preview.project_file(project, "/../outside.svg") is None
+    assert preview.project_file(project, "/%2e%2e/outside.svg") is None
+    assert preview.project_file(project, "/results/figures/missing.svg") is None
+
+
+def test_the_page_is_served_where_the_manuscript_lies(tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text("manuscript: manuscript/index.qmd\n")
+    assert preview.page_path(tmp_path) == "/manuscript/index.html"
+
+
 def test_a_page_request_gives_up_when_the_build_outlasts_its_wait() -> None:
     state = preview.Preview()
     assert state.current_page(timeout=0.05) is None
 
 
 # --- the preview in a real browser --------------------------------------------------------------------------
+
 
 FIRST_BUILD_SECONDS = 240  # a copy starts with no results: every job up to the HTML runs once
 EDIT_SECONDS = 120
@@ -110,6 +142,15 @@ def test_the_browser_follows_edits_errors_and_repairs(tmp_path: Path) -> None:
         title = "Intravenous immunoglobulin for refractory livedoid vasculopathy"
         wait_for(lambda: title in page_text(browser), FIRST_BUILD_SECONDS, f"the paper\n{server.output()}")
         assert "Table 1" in page_text(browser)
+        assert browser.current_url == url + "manuscript/index.html"
+        # The linked figures and stylesheets load from the preview server (the figures and the template's
+        # two stylesheets, beside the tables' own <style> elements).
+        figures = browser.execute_script("return Array.from(document.images).map(i => i.naturalWidth > 0)")
+        assert figures and all(figures)
+        sheets = browser.execute_script(
+            "return Array.from(document.styleSheets).filter(s => s.href).map(s => s.cssRules.length > 0)"
+        )
+        assert sheets == [True, True]
 
         sentence = "An author added this sentence while the preview was open."
         qmd.write_text(original + f"\n{sentence}\n", encoding="utf-8")
@@ -136,7 +177,13 @@ def test_the_browser_follows_edits_errors_and_repairs(tmp_path: Path) -> None:
         text = sheet.read_text(encoding="utf-8")
         assert text.count(treatments) == 1
         sheet.write_text(text.replace(treatments, edited), encoding="utf-8")
+        # A data edit reruns several jobs: meanwhile the page says so, over the paper it still shows.
+        status = wait_for(
+            lambda: status_text(browser), EDIT_SECONDS, f"the rebuilding banner\n{server.output()}"
+        )
+        assert status == "Rebuilding after a change to data/raw/studies.csv ..."
         wait_for(lambda: edited in page_text(browser), EDIT_SECONDS, f"the edited cell\n{server.output()}")
+        assert status_text(browser) == ""
         assert treatments not in page_text(browser)
     # The built file itself has no reload script: only the served page does.
     assert b"EventSource" not in (project / preview.TARGET).read_bytes()
