@@ -17,6 +17,7 @@ import yaml
 from engine import changes
 from engine.tables import Column, TableSpec, include_file
 from tests.fixed_git import run_git
+from tests.project_copy import build
 
 DEMOGRAPHICS = (Column("no", "No."), Column("study", "Study"), Column("country", "Country"))
 DOSES = (Column("study", "Study"), Column("n", "n"), Column("per_cycle", "Per cycle"))
@@ -361,15 +362,8 @@ def test_a_stale_build_folder_is_refused(tmp_path: Path) -> None:
     (project / "data").mkdir(parents=True)
     (project / "Snakefile").write_text(TINY_SNAKEFILE)
     (project / "data" / "registry.yml").write_text(yaml.safe_dump(registry(n_studies=("12", 12))))
-    build = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "1"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    assert build.returncode == 0, build.stderr
+    result = build(project, cores=1)
+    assert result.returncode == 0, result.stderr
     changes.check_current(project)  # just built: accepted
     (project / "data" / "registry.yml").write_text(yaml.safe_dump(registry(n_studies=("13", 13))))
     with pytest.raises(changes.ChangesError, match="not up to date with its sources"):
