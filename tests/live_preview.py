@@ -94,7 +94,10 @@ def running_preview(project: Path) -> Iterator[PreviewProcess]:
 def chromium_paths() -> tuple[str, str]:
     """The Chromium (or Chrome) binary and its chromedriver; fails with what to install."""
     browser = next((path for name in BROWSERS if (path := shutil.which(name))), None)
-    driver = shutil.which("chromedriver")
+    # GitHub's Ubuntu images name the driver's folder in CHROMEWEBDRIVER.
+    driver = shutil.which("chromedriver") or shutil.which(
+        "chromedriver", path=os.environ.get("CHROMEWEBDRIVER", "")
+    )
     assert browser and driver, (
         "the preview's browser test needs Chromium and its driver on PATH: "
         "apt-get install chromium chromium-driver (found browser "
