@@ -39,7 +39,8 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -447,6 +448,7 @@ def source_changes(base: Path, head: Path) -> list[str]:
 class Side:
     root: Path
     label: str
+    commit: str | None = None  # a commit checked out in ``root``, to build; None: a built folder
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -468,36 +470,64 @@ def _snakemake(root: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def check_current(root: Path) -> None:
-    """Fail when Snakemake would rerun a job in ``root``: its results would not match its sources."""
+    """Fail when Snakemake would remake the registry or a table in ``root``: they would not match its sources.
+
+    Only what the report reads is checked: a new commit changes the paper's build stamp, and so its
+    render, but no value or table.
+    """
     if not (root / "Snakefile").is_file():
         return
-    result = _snakemake(root, "--cores", "1", "--dry-run")
-    if result.returncode != 0 or "Nothing to be done" not in result.stdout + result.stderr:
+    targets = [
+        REGISTRY.as_posix(),
+        *sorted(p.relative_to(root).as_posix() for p in (root / TABLES).glob("*.md")),
+    ]
+    result = _snakemake(root, "--cores", "1", "--dry-run", *targets)
+    output = result.stdout + result.stderr
+    if result.returncode != 0 or "Nothing to be done" not in output:
+        jobs = (
+            output[output.find("Job stats:") :].split("\ntotal", 1)[0]
+            if "Job stats:" in output
+            else output[-2000:]
+        )
         raise ChangesError(
-            f"{root}: the build is not up to date with its sources (a dry run would run jobs): "
-            f"run snakemake --cores 4 there first, or name a commit.\n{result.stdout[-2000:]}"
+            f"{root}: the registry or the tables are older than their sources, Snakemake would rerun jobs "
+            f"({jobs.strip()}): run snakemake --cores 4 there first, or name a commit."
         )
 
 
-@contextmanager
-def built(spec: str, repo: Path, cores: int) -> Iterator[Side]:
-    """The side ``spec`` names: a built folder as it is, or a commit built in a temporary worktree."""
-    folder = Path(spec)
-    if folder.is_dir():
-        check_current(folder)
-        yield Side(folder.resolve(), f"`{spec}`")
+def _make_ready(side: Side, cores: int) -> None:
+    if side.commit is None:
+        check_current(side.root)
         return
-    commit = _git(repo, "rev-parse", "--verify", "--end-of-options", f"{spec}^{{commit}}")
+    result = _snakemake(side.root, "--cores", str(cores))
+    if result.returncode != 0:
+        raise ChangesError(f"the build of {side.label} failed:\n{result.stderr[-4000:]}")
+
+
+@contextmanager
+def ready(specs: Sequence[str], repo: Path, cores: int) -> Iterator[list[Side]]:
+    """The sides ``specs`` name, ready to compare: a built folder as it is (checked to be up to date), a
+    commit checked out into a temporary worktree and built there (removed afterwards). The sides are made
+    ready side by side: a commit's build beside the other side's build or check."""
     with tempfile.TemporaryDirectory(prefix="changes-") as scratch:
-        worktree = Path(scratch) / commit[:12]
-        _git(repo, "worktree", "add", "--detach", str(worktree), commit)
+        worktrees: list[Path] = []
         try:
-            result = _snakemake(worktree, "--cores", str(cores))
-            if result.returncode != 0:
-                raise ChangesError(f"the build of {spec} ({commit[:12]}) failed:\n{result.stderr[-4000:]}")
-            yield Side(worktree, f"`{spec}` ({commit[:12]})")
+            sides = []
+            for spec in specs:
+                if Path(spec).is_dir():
+                    sides.append(Side(Path(spec).resolve(), f"`{spec}`"))
+                    continue
+                commit = _git(repo, "rev-parse", "--verify", "--end-of-options", f"{spec}^{{commit}}")
+                worktree = Path(scratch) / f"{len(worktrees)}-{commit[:12]}"
+                _git(repo, "worktree", "add", "--detach", str(worktree), commit)
+                worktrees.append(worktree)
+                sides.append(Side(worktree, f"`{spec}` ({commit[:12]})", commit))
+            with ThreadPoolExecutor(max_workers=len(sides)) as pool:
+                list(pool.map(lambda side: _make_ready(side, cores), sides))
+            yield sides
         finally:
-            _git(repo, "worktree", "remove", "--force", str(worktree))
+            for worktree in worktrees:
+                _git(repo, "worktree", "remove", "--force", str(worktree))
 
 
 # --------------------------------------------------------------------------
@@ -666,9 +696,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("changes: git is needed to build a commit", file=sys.stderr)
         return 1
     try:
-        with ExitStack() as stack:
-            base = stack.enter_context(built(args.base, args.repo, args.cores))
-            head = stack.enter_context(built(args.head, args.repo, args.cores))
+        with ready([args.base, args.head], args.repo, args.cores) as (base, head):
             report = render_report(compare(base.root, head.root), base.label, head.label)
     except (ChangesError, OSError, ValueError) as error:
         print(f"changes: {error}", file=sys.stderr)
