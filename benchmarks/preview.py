@@ -7,8 +7,8 @@ Usage (from the repository root, in the project's virtualenv, with Chromium and 
 In a throw-away copy of the working tree it starts ``python -m engine.preview``, opens the page in headless
 Chromium and waits for the first build. Then, ``--runs`` times: it appends a new sentence to
 manuscript/index.qmd and polls the page (every 10 ms) until the browser shows it. Printed: the wall-clock
-median with min and max of save-to-visible, and of the builds the preview reports (Snakemake's part of it),
-with the load average of the machine before and after. Target: a text edit visible within 1.5 s on 2 cores.
+median with min and max of save-to-visible, and of the builds the preview reports (Snakemake's part of it)
+with their CPU time, and the load average of the machine before and after. Target: a text edit visible within 1.5 s on 2 cores.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from tests.project_copy import copy_project
 
 TARGET_SECONDS = 1.5
 BUILT = re.compile(
-    r"^preview: built in (?P<seconds>[\d.]+) s after a change to manuscript/index\.qmd$", re.MULTILINE
+    r"^preview: built in (?P<seconds>[\d.]+) s \(CPU (?P<cpu>[\d.]+) s\) after a change to manuscript/index\.qmd$",
+    re.MULTILINE,
 )
 
 
@@ -65,11 +66,14 @@ def main(argv: list[str] | None = None) -> int:
                 # The next edit waits for this build's report, so that runs do not overlap.
                 wait_for(lambda b=builds: server.builds() > b, 60, f"run {run}'s build report")
                 time.sleep(0.5)
-            built = [float(m["seconds"]) for m in BUILT.finditer(server.output())]
+            reports = list(BUILT.finditer(server.output()))
     load_after = os.getloadavg()
     print(f"cores: {os.cpu_count()}, load average before {load_before[0]:.2f}, after {load_after[0]:.2f}")
     print(f"text edit, save to visible in the browser: {spread(visible)}")
-    print(f"  of which the preview's Snakemake build:  {spread(built)}")
+    print(f"  of which the preview's Snakemake build:  {spread([float(m['seconds']) for m in reports])}")
+    # CPU time does not grow with the machine's load as wall-clock time does: on idle cores the build's
+    # wall-clock time is about its CPU time, its steps running one after the other.
+    print(f"  the build's CPU time (all its processes): {spread([float(m['cpu']) for m in reports])}")
     verdict = "holds" if statistics.median(visible) <= TARGET_SECONDS else "does not hold"
     print(f"target: median <= {TARGET_SECONDS} s: {verdict}")
     return 0

@@ -28,6 +28,7 @@ import html
 import multiprocessing
 import os
 import re
+import resource
 import sys
 import tempfile
 import threading
@@ -108,6 +109,13 @@ class Outcome:
     ok: bool
     output: str
     seconds: float
+    cpu_seconds: float = 0.0  # user + system time of the build and every process it ran
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its children waited for, so far."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 # --------------------------------------------------------------------------
@@ -141,7 +149,7 @@ def build_in_child(project: str, target: str, cores: int) -> Outcome:
 
     Runs in a process of its own, discarded afterwards: the captured descriptors stay redirected.
     """
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_seconds()
     with tempfile.TemporaryFile() as capture:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -152,7 +160,7 @@ def build_in_child(project: str, target: str, cores: int) -> Outcome:
         sys.stderr.flush()
         capture.seek(0)
         output = capture.read().decode("utf-8", errors="replace")
-    return Outcome(ok, output, time.perf_counter() - start)
+    return Outcome(ok, output, time.perf_counter() - start, _cpu_seconds() - cpu)
 
 
 class Builder:
@@ -333,7 +341,10 @@ def rebuild_on_change(preview: Preview, builder: Builder, project: Path, stop: t
             outcome = Outcome(False, f"The build's process ended without a result: {error!r}", 0.0)
         if outcome.ok:
             page = (project / TARGET).read_bytes()
-            print(f"preview: built in {outcome.seconds:.2f} s after a change to {cause}", flush=True)
+            print(
+                f"preview: built in {outcome.seconds:.2f} s (CPU {outcome.cpu_seconds:.2f} s) after a change to {cause}",
+                flush=True,
+            )
         else:
             page = error_page(outcome, project, cause)
             print(f"preview: the build failed after a change to {cause}; the page shows why", flush=True)

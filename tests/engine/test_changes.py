@@ -1,4 +1,5 @@
-"""engine/changes.py on two small builds made by hand, whose differences are written out below by hand.
+"""engine/differences.py and engine/changes.py on two small builds made by hand, their differences written
+out below by hand.
 
 The base and the head each have a registry, a manuscript quoting it, two tables and a ledger written by
 engine/tables.py's writer (so in the format of a real build), and input sheets, one with a schema's primary
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine import changes
+from engine import changes, differences
 from engine.tables import Column, TableSpec, include_file
 from tests.fixed_git import run_git
 from tests.project_copy import build
@@ -177,7 +178,7 @@ def builds(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_every_changed_registry_value_is_listed_with_both_displays(builds: tuple[Path, Path]) -> None:
-    found = changes.compare(*builds)
+    found = differences.compare(*builds)
     listed = [(c.key, c.old and c.old["display"], c.new and c.new["display"]) for c in found.values]
     assert listed == [
         ("age_mean", "46.2", "46.2"),
@@ -189,7 +190,7 @@ def test_every_changed_registry_value_is_listed_with_both_displays(builds: tuple
 
 
 def test_the_sentences_quoting_a_changed_value_show_it_old_and_new(builds: tuple[Path, Path]) -> None:
-    quotes = changes.compare(*builds).quotes
+    quotes = differences.compare(*builds).quotes
     assert [(q.file, q.line, q.keys, q.sentence) for q in quotes] == [
         (
             "manuscript/index.qmd",
@@ -209,26 +210,26 @@ def test_the_sentences_quoting_a_changed_value_show_it_old_and_new(builds: tuple
 
 
 def test_every_changed_cell_row_and_note_of_each_table(builds: tuple[Path, Path]) -> None:
-    found = changes.compare(*builds)
+    found = differences.compare(*builds)
     by_name = {table.name: table for table in found.tables}
     assert sorted(by_name) == ["demographics", "dose-groups"]  # the ledger has its own section
     demographics = by_name["demographics"]
     assert demographics.cells == (
-        changes.CellChange("No. 2 (Study: Amital et al.)", "Country", "Israel", "Germany"),
+        differences.CellChange("No. 2 (Study: Amital et al.)", "Country", "Israel", "Germany"),
     )
     assert demographics.added == ("No.: 4; Study: Y et al.; Country: Spain",)
     assert demographics.removed == ("No.: 3; Study: X et al.; Country: France",)
     assert demographics.notes_added == demographics.notes_removed == ()
     # The same study in two row groups: told apart by the group.
     assert by_name["dose-groups"].cells == (
-        changes.CellChange("Low · Study A et al. (n: 1)", "Computed dose, g/kg: Per cycle", "1", "1.5"),
+        differences.CellChange("Low · Study A et al. (n: 1)", "Computed dose, g/kg: Per cycle", "1", "1.5"),
     )
     assert found.numbers == {"demographics": 1, "dose-groups": 2}
 
 
 def test_the_ledger_claims_whose_class_changed(builds: tuple[Path, Path]) -> None:
-    assert changes.compare(*builds).claims == [
-        changes.ClaimChange(
+    assert differences.compare(*builds).claims == [
+        differences.ClaimChange(
             "Abstract · effective in 95% (76/80) · 95%",
             {"Recomputed": "95%", "Class": "reproduced"},
             {"Recomputed": "93.75%", "Class": "differs"},
@@ -237,18 +238,18 @@ def test_the_ledger_claims_whose_class_changed(builds: tuple[Path, Path]) -> Non
 
 
 def test_the_input_rows_behind_them_by_primary_key(builds: tuple[Path, Path]) -> None:
-    found = {sheet.sheet: sheet for sheet in changes.compare(*builds).inputs}
+    found = {sheet.sheet: sheet for sheet in differences.compare(*builds).inputs}
     assert sorted(found) == ["data/published/claims.csv", "data/raw/prisma.csv", "data/raw/studies.csv"]
     studies_sheet = found["data/raw/studies.csv"]
     assert (studies_sheet.key, studies_sheet.key_from_schema) == (("study_id",), True)
     assert studies_sheet.rows == (
-        changes.RowChange("study_id=2", "changed", (("country", "Israel", "Germany"),)),
-        changes.RowChange(
+        differences.RowChange("study_id=2", "changed", (("country", "Israel", "Germany"),)),
+        differences.RowChange(
             "study_id=4",
             "added",
             (("study_id", "", "4"), ("country", "", "Spain"), ("note", "", "new study")),
         ),
-        changes.RowChange(
+        differences.RowChange(
             "study_id=3", "removed", (("study_id", "3", ""), ("country", "France", ""), ("note", "", ""))
         ),
     )
@@ -256,19 +257,21 @@ def test_the_input_rows_behind_them_by_primary_key(builds: tuple[Path, Path]) ->
     prisma = found["data/raw/prisma.csv"]
     assert (prisma.key, prisma.key_from_schema) == (("data", "reason"), False)
     assert prisma.rows == (
-        changes.RowChange("data=records_screened, reason=", "changed", (("n", "41", "40"),)),
+        differences.RowChange("data=records_screened, reason=", "changed", (("n", "41", "40"),)),
     )
     assert found["data/published/claims.csv"].rows == (
-        changes.RowChange("claim_id=abstract_pct", "changed", (("expected_class", "reproduced", "differs"),)),
+        differences.RowChange(
+            "claim_id=abstract_pct", "changed", (("expected_class", "reproduced", "differs"),)
+        ),
     )
 
 
 def test_the_source_files_that_differ(builds: tuple[Path, Path]) -> None:
-    assert changes.compare(*builds).sources == ["manuscript/index.qmd"]
+    assert differences.compare(*builds).sources == ["manuscript/index.qmd"]
 
 
 def test_the_report_is_markdown_for_a_job_summary(builds: tuple[Path, Path]) -> None:
-    report = changes.render_report(changes.compare(*builds), "`base`", "`head`")
+    report = changes.render_report(differences.compare(*builds), "`base`", "`head`")
     lines = report.splitlines()
     assert lines[0] == "## What changed in the paper: `base` → `head`"
     assert lines[2] == "5 registry values, 2 table cells, 1 ledger claim, 5 input rows changed."
@@ -288,7 +291,7 @@ def test_the_report_is_markdown_for_a_job_summary(builds: tuple[Path, Path]) -> 
 
 def test_no_difference_says_so(builds: tuple[Path, Path]) -> None:
     base, _ = builds
-    report = changes.render_report(changes.compare(base, base), "a", "a")
+    report = changes.render_report(differences.compare(base, base), "a", "a")
     assert report == (
         "## What changed in the paper: a → a\n\n"
         "0 registry values, 0 table cells, 0 ledger claims, 0 input rows changed.\n"
@@ -300,8 +303,10 @@ def test_a_cell_holds_text_not_markup() -> None:
 
 
 def test_a_folder_without_a_registry_is_refused_with_what_to_do(tmp_path: Path) -> None:
-    with pytest.raises(changes.ChangesError, match=r"results/values.yml not found: build that version first"):
-        changes.compare(tmp_path, tmp_path)
+    with pytest.raises(
+        differences.ChangesError, match=r"results/values.yml not found: build that version first"
+    ):
+        differences.compare(tmp_path, tmp_path)
 
 
 # --- two commits, each built in a temporary worktree ------------------------------------------------------
@@ -390,20 +395,20 @@ def test_one_edited_cell_of_a_real_build_is_the_only_change(reference_build, tmp
     rebuilt = run(head, environment(LANG="C.UTF-8", TZ="UTC"))
     assert rebuilt.returncode == 0, rebuilt.stderr[-4000:]
 
-    found = changes.compare(reference_build.project, head)
+    found = differences.compare(reference_build.project, head)
     # The column feeds no registry value, ledger claim or other table: Table 1's cell is all that moves.
     assert found.values == [] and found.claims == []
     assert [(t.name, t.cells) for t in found.tables] == [
         (
             "demographics",
-            (changes.CellChange("No. 1 (Study: Levy et al.)", "Previous treatment", before, after),),
+            (differences.CellChange("No. 1 (Study: Levy et al.)", "Previous treatment", before, after),),
         )
     ]
     assert found.numbers["demographics"] == 1
     assert [(s.sheet, s.rows) for s in found.inputs] == [
         (
             "data/raw/studies.csv",
-            (changes.RowChange("study_id=1", "changed", (("previous_treatments_text", before, after),)),),
+            (differences.RowChange("study_id=1", "changed", (("previous_treatments_text", before, after),)),),
         )
     ]
     assert found.sources == []
