@@ -506,3 +506,21 @@ rule render:
     shell:
         "python -m engine.render --qmd {input.qmd} --output-dir {params.out} --engine {params.engine}"
         " 2>&1 | tee {log}"
+
+
+rule preview_html:
+    message:
+        "Rendering the live preview's page: HTML alone, resources linked (python -m engine.preview)"
+    input:
+        # The render's inputs: the preview reruns for every edit that renders the paper again.
+        unpack(render_rule_inputs),
+    output:
+        f"{RESULTS}/preview/index.html",
+    log:
+        f"{LOGS}/preview_html.log",
+    conda:
+        "environment.yml"
+    params:
+        out=lambda wildcards, output: os.path.dirname(output[0]),
+    shell:
+        "python -m engine.render --qmd {input.qmd} --output-dir {params.out} --preview 2>&1 | tee {log}"

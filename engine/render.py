@@ -25,7 +25,10 @@ made it: the filter does it in both, from the metadata file
 ``results/render-meta.yml`` that :func:`write_render_meta` writes before a
 render (see :func:`build_stamp`).
 ``--list-inputs`` prints every file the render reads (:func:`render_inputs`)
-and renders nothing.
+and renders nothing. ``--preview`` writes the live preview's page
+(engine/preview.py) with the Pandoc engine: the HTML alone, its stylesheets and
+images linked, not embedded (:func:`render_preview`). Embedding takes a third of
+the HTML's render, and the PDF longer still; the preview serves the linked files.
 
 Before either engine runs, the source is checked against the project's
 Quarto subset (:func:`lint_manuscript`, documented in manuscript/README.md);
@@ -990,16 +993,23 @@ def _run_pandoc(job: Job, args: list[str]) -> bytes:
     return result.stdout
 
 
-def render_html_pandoc(job: Job) -> bytes:
-    """Self-contained HTML: CSS and images embedded, no script, no web font."""
+def render_html_pandoc(job: Job, embed: bool = True) -> bytes:
+    """Self-contained HTML: CSS and images embedded, no script, no web font.
+
+    Without ``embed``, the images stay linked as the source writes them and the stylesheets are linked
+    by their paths from the qmd's folder: all relative to that folder, as a server of the project sees it.
+    """
+    stylesheets = [
+        path if embed else Path(os.path.relpath(path, job.qmd.parent)) for path in HTML_STYLESHEETS
+    ]
     return _run_pandoc(
         job,
         [
             "--to",
             "html5",
             f"--template={HTML_TEMPLATE}",
-            *[f"--css={path}" for path in HTML_STYLESHEETS],
-            "--embed-resources",
+            *[f"--css={path.as_posix()}" for path in stylesheets],
+            *(["--embed-resources"] if embed else []),
             "--section-divs",
             "--mathml",
         ],
@@ -1046,6 +1056,15 @@ def render_pandoc(job: Job) -> tuple[Path, Path]:
     job.html.write_bytes(html)
     job.pdf.write_bytes(pdf)
     return job.html, job.pdf
+
+
+def render_preview(qmd: Path, output_dir: Path | None = None) -> Path:
+    """Lint, then render ``qmd`` to HTML alone with the Pandoc engine, resources linked; return its path."""
+    job = prepare(qmd, output_dir)
+    html = render_html_pandoc(job, embed=False)
+    job.output_dir.mkdir(parents=True, exist_ok=True)
+    job.html.write_bytes(html)
+    return job.html
 
 
 def render_quarto(job: Job, quarto: str) -> tuple[Path, Path]:
@@ -1141,16 +1160,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="print every file the render reads, one per line (project-relative), and render nothing",
     )
+    parser.add_argument(
+        "--preview",
+        action="store_true",
+        help="write the live preview's page: HTML alone, resources linked (Pandoc engine), no PDF",
+    )
     args = parser.parse_args(argv)
+    if args.preview and args.engine == "quarto":
+        parser.error("--preview renders with the Pandoc engine: leave out --engine quarto")
     try:
         if args.list_inputs:
             print("\n".join(path.as_posix() for path in render_inputs(args.qmd)))
             return 0
-        html, pdf = render(args.qmd, args.output_dir, args.engine)
+        if args.preview:
+            written: tuple[Path, ...] = (render_preview(args.qmd, args.output_dir),)
+        else:
+            written = render(args.qmd, args.output_dir, args.engine)
     except RenderError as error:
         print(f"render: {error}", file=sys.stderr)
         return 1
-    print(f"wrote {html}\nwrote {pdf}")
+    print("\n".join(f"wrote {path}" for path in written))
     return 0
 
 
