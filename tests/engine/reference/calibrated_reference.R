@@ -140,7 +140,7 @@ out <- list(
               profile = profile_intervals(ivig$xi, ivig$ni),
               fisher_p = fisher.test(cbind(ivig$xi, ivig$ni - ivig$xi))$p.value,
               leave_one_out = leave_one_out(ivig$xi, ivig$ni)),
-  het = list(xi = het$xi, ni = het$ni,
+  het = list(xi = het$xi, ni = het$ni, grp = het$grp,
              glmm = glmm_summary(het$xi, het$ni),
              profile = profile_intervals(het$xi, het$ni),
              leave_one_out = leave_one_out(het$xi, het$ni),
