@@ -41,6 +41,10 @@ def design_values(sheets: Mapping[str, pandas.DataFrame], registry: Mapping[str,
         count("n_retrospective_identified", int(designs.get("retrospective_study", 0)),
               "Retrospective studies identifiable from the review's reference list"),
         count("n_design_unclassified", int(designs.get("NA", 0)), "Studies whose design the review leaves open"),
+        # The review's 3 "studies" are 2 retrospective and 1 open prospective trial: with the trial known, the
+        # other two are retrospective, whichever they are.
+        count("n_retrospective_implied", len(studies) - case - int(designs.get("prospective_open_trial", 0)),
+              "Retrospective studies the review's design counts imply (its 'studies' less the open trial)"),
     ]
 
 
