@@ -218,13 +218,13 @@ def forest_plot(
     if missing:
         raise ValueError(f"studies lacks column(s): {missing}")
     df = studies.reset_index(drop=True)
+    if results.re_logit.k != len(df):
+        raise ValueError("results were computed on a different number of studies")
     if weights_from == "patients":
         totals = df[total_col].to_numpy(dtype=float)
         weights = 100.0 * totals / totals.sum()
     else:
         weights = np.asarray(getattr(results, weights_from).weights)
-    if weights.size != len(df):
-        raise ValueError("results were computed on a different number of studies")
     method_label = results.re_logit.method
 
     # Build the table as a list of row specs, top to bottom, then draw.
@@ -237,7 +237,8 @@ def forest_plot(
             (lab, [i for i, v in enumerate(g) if v == lab], subgroups.within[j])
             for j, lab in enumerate(subgroups.labels)
         ]
-    for lab, idx, sub in blocks:
+    within_pi = inference.within_prediction if inference is not None else None
+    for block, (lab, idx, sub) in enumerate(blocks):
         if lab is not None:
             rows.append(("group", lab))
         for i in idx:
@@ -246,6 +247,9 @@ def forest_plot(
             rows.append(("gap", None))
             for p in _pooled_rows(sub, models, method_label, labels):
                 rows.append(("pooled_sub", p))
+            if within_pi is not None and np.isfinite(within_pi[block][0]):
+                rows.append(("prediction", _Pooled(f"Prediction interval (GLMM, t on {sub.glmm.k - 2} df)",
+                                                   sub.glmm.proportion, *within_pi[block], True)))
             rows.append(("note", _heterogeneity_text(sub)))
             rows.append(("gap", None))
     if subgroups is not None:

@@ -161,7 +161,7 @@ def load_claims(path: Path) -> list[Claim]:
         elif KEY_SEPARATOR in row["registry_key"] and row["expected_class"] not in JUDGED:
             problems.append(f"{where}: several registry keys only for a sentence judged supported or contradicted")
         if row["expected_class"] != "reproduced" and not row["reason"].strip():
-            problems.append(f"{where}: a claim that differs or is not derivable needs its reason")
+            problems.append(f"{where}: every class but reproduced needs its reason")
         for column in ("section", "context", "published"):
             if not row[column].strip():
                 problems.append(f"{where}: {column} is empty")

@@ -59,3 +59,34 @@ def test_adverse_event_denominator(validated_dir: Path) -> None:
     assert found["ae_headache_described_ratio"].display == "11/72"
     lower, upper = REF["headache"]["described"]["ci"]
     assert found["ae_headache_described_ci"].display == f"{100 * lower:.1f}–{100 * upper:.1f}%"
+
+
+@pytest.fixture(scope="module")
+def analyses(validated_dir: Path):  # type: ignore[no-untyped-def]
+    return run(REVIEW, read_sheets(REVIEW, validated_dir))
+
+
+def test_forest_squares_by_patients_with_the_prediction_interval(analyses, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from engine.forest_plot import forest_plot
+
+    overall = analyses.by_key("ma_all")
+    text = forest_plot(overall.rows, overall.result, tmp_path / "f", inference=overall.inference).read_text()
+    # Kofler's 25 of the 80 patients: 31.25%, printed to one decimal (round half to even).
+    assert "Patients, %" in text and "31.2" in text and "Square area: the study" in text
+    lower, upper = REF["ivig"]["glmm"]["hts_lower"], REF["ivig"]["glmm"]["hts_upper"]
+    assert "Prediction interval (GLMM, t on 15 df)" in text
+    assert f"({100 * lower:.1f}–{100 * upper:.1f})" in text
+    assert f"exact test of homogeneity p = {REF['ivig']['fisher_p']:.3f}" in text
+
+
+def test_sensitivity_plot_lists_every_refit(analyses, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from engine.forest_plot import sensitivity_plot
+
+    overall = analyses.by_key("ma_all")
+    others = [a for a in analyses.pooled if a.subgroups is None and a.key != "ma_all"]
+    text = sensitivity_plot(overall, others, tmp_path / "s").read_text()
+    assert text.count("Without ") == 17
+    for analysis in others:
+        assert analysis.title in text
+    # Leaving out Bounfour (4/5): R's DFBETAS -0.396.
+    assert f"{REF['ivig']['leave_one_out']['dfbetas'][7]:+.2f}" in text
