@@ -332,11 +332,8 @@ rule meta_analysis:
         code=code(
             "engine.analysis",
             "engine.forest_plot",
-            *plugin_modules(
-                p
-                for s in REVIEW.analyses.get("subgroups", [])
-                for p in s.get("derive", {}).values()
-            ),
+            "engine.inference",
+            *plugin_modules(REVIEW.analysis_plugins),
         ),
     output:
         values=f"{RESULTS}/derived/meta_analysis.json",
@@ -361,8 +358,7 @@ rule meta_analysis:
         validated=lambda wildcards, input: os.path.dirname(input.sheets[0]),
         # A function of the output, as Snakemake counts it, so not tracked as a param (see the render rule).
         forests=lambda wildcards, output: " ".join(
-            f"--forest {key} {path}"
-            for key, path in zip(FOREST_PLOTS.values(), output.forests)
+            f"--figure {name} {path}" for name, path in zip(FOREST_PLOTS, output.forests)
         ),
     message:
         "Meta-analysing the outcome (GLMM, random effects) and drawing the forest plots"

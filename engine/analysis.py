@@ -21,7 +21,7 @@ import json
 import math
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ from engine.rows import analysis_rows, missing
 if TYPE_CHECKING:
     import pandas
 
+    from engine.inference import Inference
     from engine.manifest import Review
     from engine.meta_analysis import GLMMResult, MetaAnalysis, PooledResult, ProportionCI, SubgroupAnalysis
 
@@ -184,6 +185,7 @@ class Pooled:
     result: MetaAnalysis
     subgroups: SubgroupAnalysis | None = None
     levels: Mapping[str, str] | None = None
+    inference: Inference | None = None
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,7 @@ class Analyses:
     events_name: str = "events"
     total_name: str = "total"
     measure: str = "Proportion"
+    options: Mapping[str, Any] | None = None
 
     def by_key(self, key: str) -> Pooled:
         for analysis in self.pooled:
@@ -232,6 +235,7 @@ def _rate(review: Review, sheets: Mapping[str, pandas.DataFrame], spec: Mapping[
 
 def run(review: Review, sheets: Mapping[str, pandas.DataFrame]) -> Analyses:
     """Every analysis the manifest declares."""
+    from engine import inference
     from engine import meta_analysis as ma
 
     declared = review.analyses
@@ -252,13 +256,17 @@ def run(review: Review, sheets: Mapping[str, pandas.DataFrame]) -> Analyses:
                              spec["levels"]))
     rates = tuple(_rate(review, sheets, spec, level) for spec in declared.get("rates", []))
     display = declared.get("display", {})
+    options = inference.declared(declared)
+    pooled = [replace(analysis, inference=inference.infer(analysis, options, level, index == 0))
+              for index, analysis in enumerate(pooled)]
     return Analyses(level, tuple(pooled), rates, Scale(display.get("per", 100), display.get("decimals", 1)),
                     review.outcome.get("events_name", "events"), review.outcome.get("total_name", "total"),
-                    review.outcome.get("measure", "Proportion"))
+                    review.outcome.get("measure", "Proportion"), options)
 
 
 def registry(analyses: Analyses) -> dict[str, Entry]:
     """All registry entries of the analyses."""
+    from engine import inference
     entries: dict[str, Entry] = {
         "ma_level_pct": Entry(analyses.level, f"{100 * analyses.level:.0f}%", "Level of every confidence interval"),
         "ma_scale_per": Entry(analyses.scale.per, f"{analyses.scale.per:,}",
@@ -285,6 +293,10 @@ def registry(analyses: Analyses) -> dict[str, Entry]:
             assert analysis.levels is not None
             keys = {label: level for level, label in analysis.levels.items()}
             entries |= subgroup_entries(analysis.key, analysis.title, analysis.subgroups, keys, *names)
+        if analysis.inference is not None and analyses.options is not None:
+            levels = ({label: level for level, label in analysis.levels.items()}
+                      if analysis.levels is not None else None)
+            entries |= inference.entries(analysis, analysis.inference, analyses.options, analyses.scale, levels)
     for rate in analyses.rates:
         if rate.intervals is None:
             continue
@@ -298,12 +310,15 @@ def registry(analyses: Analyses) -> dict[str, Entry]:
 
 def absent(analyses: Analyses) -> dict[str, str]:
     """Registry keys an analysis of the manifest cannot give, and why (absent from the registry)."""
+    from engine import inference
     missing: dict[str, str] = {}
     for analysis in analyses.pooled:
         if analysis.subgroups is None and analysis.result.re_logit.k < 2:
             for key in analysis_entries(analysis.key, analysis.title, analysis.result):
                 if key.split(f"{analysis.key}_", 1)[1] not in SINGLE_STUDY_KEYS:
                     missing[key] = f"{analysis.title}: a single study, nothing to pool"
+        if analysis.inference is not None and analyses.options is not None:
+            missing |= inference.absent(analysis, analysis.inference, analyses.options)
     for rate in analyses.rates:
         if rate.intervals is None:
             missing[f"{rate.key}_cp_ci"] = missing[f"{rate.key}_wilson_ci"] = f"{rate.title}: {rate.reason}"
@@ -317,18 +332,26 @@ def document(analyses: Analyses) -> dict[str, Any]:
             "absent": dict(sorted(absent(analyses).items()))}
 
 
-def write_outputs(analyses: Analyses, json_path: Path, forests: Mapping[str, Path]) -> None:
-    """The registry entries as JSON (read by engine/values.py) and a forest plot per ``forests`` entry."""
-    from engine.forest_plot import ForestLabels, forest_plot
+def write_outputs(analyses: Analyses, json_path: Path, figures: Mapping[str, Path],
+                  specs: Mapping[str, Mapping[str, Any]]) -> None:
+    """The registry entries as JSON (read by engine/values.py) and each figure of ``figures`` (name -> SVG),
+    drawn as its manifest entry (``specs``) says: a forest plot of one analysis, or its sensitivity plot."""
+    from engine.forest_plot import ForestLabels, forest_plot, sensitivity_plot
 
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(document(analyses), indent=1, ensure_ascii=False, sort_keys=True) + "\n",
                          encoding="utf-8")
     labels = ForestLabels(analyses.events_name, analyses.total_name, analyses.measure, analyses.scale.per,
                           analyses.scale.decimals, analyses.level)
-    for key, path in forests.items():
-        analysis = analyses.by_key(key)
-        forest_plot(analysis.rows, analysis.result, path, subgroups=analysis.subgroups, labels=labels)
+    for name, path in figures.items():
+        spec = specs[name]
+        analysis = analyses.by_key(spec["forest"])
+        if spec.get("view", "forest") == "sensitivity":
+            others = [a for a in analyses.pooled if a.subgroups is None and a.key != analysis.key]
+            sensitivity_plot(analysis, others, path, labels=labels)
+        else:
+            forest_plot(analysis.rows, analysis.result, path, subgroups=analysis.subgroups, labels=labels,
+                        weights_from=spec.get("weights", "patients"), inference=analysis.inference)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -339,16 +362,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--manifest", type=Path, default=Path("config/review.yaml"))
     parser.add_argument("--validated-dir", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True, help="registry entries (JSON)")
-    parser.add_argument("--forest", nargs=2, action="append", default=[], metavar=("ANALYSIS", "SVG"),
-                        help="draw the forest plot of the analysis with this key")
+    parser.add_argument("--figure", nargs=2, action="append", default=[], metavar=("FIGURE", "SVG"),
+                        help="draw this figure of the manifest (a forest plot or a sensitivity plot)")
     args = parser.parse_args(argv)
     review = load_review(args.manifest)
+    plots = review.forest_plots
+    unknown = [name for name, _ in args.figure if name not in plots]
+    if unknown:
+        parser.error(f"{', '.join(unknown)}: not a forest or sensitivity figure of {args.manifest}"
+                     f" (those are: {', '.join(sorted(plots)) or 'none'})")
     analyses = run(review, read_sheets(review, args.validated_dir))
     known = {analysis.key for analysis in analyses.pooled}
-    unknown = [key for key, _ in args.forest if key not in known]
-    if unknown:
-        parser.error(f"no forest plot for {', '.join(unknown)}: the analyses with rows are {', '.join(sorted(known))}")
-    write_outputs(analyses, args.out, {key: Path(svg) for key, svg in args.forest})
+    empty = [name for name, _ in args.figure if plots[name] not in known]
+    if empty:
+        parser.error(f"no plot for {', '.join(empty)}: the analyses with rows are {', '.join(sorted(known))}")
+    write_outputs(analyses, args.out, {name: Path(svg) for name, svg in args.figure}, review.figures)
     return 0
 
 

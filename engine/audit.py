@@ -38,6 +38,17 @@ an image's alt text repeats its caption, which is audited; ``<style>`` and ``<sc
 ``unmarked``    anything else: a number typed by hand. Every one fails the audit
 ==============  ==================================================================================
 
+**Literals carry their source.** A ``span.lit`` must say where its number comes from, in one of three ways:
+``data-claim`` (``[75]{.lit claim=efficacy_responded_well}``), a row of the review's claims ledger whose
+printed number holds it; ``data-source`` (``[2022]{.lit source="journal year"}``), the source in words; or a
+citation (``span.citation``) in the same sentence. The report lists the literals by source, and the audit fails
+on a literal with none (``unsourced-literal``), on a claim id the ledger does not have or whose printed number
+does not hold the literal (``unknown-claim``), on a literal citing a claim the registry reproduces
+(``computed-literal``: bind the registry key instead; a claim only transcribed into the sheets may stay literal) and on a literal sourced by a citation or in words whose
+number, as the text reads it, equals a registry display (``computed-literal``). The one exemption is a
+``data-source`` of :data:`IDENTIFIERS` (a table number, a date, a name, a constant of a formula): identifiers
+state no quantity.
+
 **Values.** The text of every ``span.value`` must equal the display of its key (whitespace collapsed): an
 unknown key and a stale display both fail. The CLI compares with the written registry (``--registry``)
 and, given ``--manifest``, also with :func:`engine.recompute.fresh_displays`, which recomputes the displays from the raw
@@ -110,6 +121,29 @@ class Token:
     key: str | None = None  # the registry key of a bound token
 
 
+# Sources that name an identifier (the review's table numbering, a date, a title, a formula's constant), not a
+# quantity: the only
+# literals not compared with the registry.
+IDENTIFIERS = frozenset({"numbering", "date", "name", "formula"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Literal_:
+    """One ``span.lit`` with the source it names."""
+
+    text: str
+    reads: str  # the number as the text reads it ("80%" for the literal "80" before "%")
+    sentence: str
+    claim: str  # data-claim, or ""
+    source: str  # data-source, or ""
+    citations: tuple[str, ...]  # citation keys in the same sentence
+
+    @property
+    def kind(self) -> str:
+        """How it is sourced: "claim", "source", "citation" or "none"."""
+        return "claim" if self.claim else "source" if self.source else "citation" if self.citations else "none"
+
+
 @dataclasses.dataclass(frozen=True)
 class ValueSpan:
     """One ``span.value`` of the HTML, with its displayed text."""
@@ -135,6 +169,7 @@ class AuditResult:
     values: tuple[ValueSpan, ...]
     findings: tuple[Finding, ...]
     spelled: tuple[str, ...] = ()  # sentences with a number spelt out in words: shown, not failed
+    literals: tuple[Literal_, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -201,6 +236,7 @@ class _Piece:
     mark: lxml.html.HtmlElement | None  # the element that gave the kind (the span.value of a bound piece)
     block: lxml.html.HtmlElement
     where: str
+    parent: lxml.html.HtmlElement  # the element the text node is in
 
 
 @dataclasses.dataclass(frozen=True)
@@ -248,18 +284,32 @@ def _walk(element: lxml.html.HtmlElement, kind: Kind, key: str | None, mark: lxm
     if element.tag not in _INLINE:
         block = element
     if element.text:
-        yield _Piece(element.text, kind, key, mark, block, _where(element, block))
+        yield _Piece(element.text, kind, key, mark, block, _where(element, block), element)
     for child in element:
         yield from _walk(child, kind, key, mark, block)
         if child.tail:
-            yield _Piece(child.tail, kind, key, mark, block, _where(element, block))
+            yield _Piece(child.tail, kind, key, mark, block, _where(element, block), element)
+
+
+def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """Where the sentence of ``text`` that holds ``text[start:end]`` begins and ends."""
+    begin = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
+    stop = next((m.end() for m in _SENTENCE_END.finditer(text, end)), len(text))
+    return begin, stop
 
 
 def _sentence(text: str, start: int, end: int) -> str:
     """The sentence of ``text`` that holds ``text[start:end]``, whitespace collapsed."""
-    begin = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
-    stop = next((m.end() for m in _SENTENCE_END.finditer(text, end)), len(text))
+    begin, stop = _sentence_bounds(text, start, end)
     return _normal(text[begin:stop])
+
+
+def _citation_of(located: _Located) -> str:
+    """The citation keys of the ``span.citation`` a text piece is inside, or ""."""
+    for candidate in (located.piece.parent, *located.piece.parent.iterancestors()):
+        if candidate.tag == "span" and "citation" in _classes(candidate):
+            return candidate.get("data-cites") or "citation"
+    return ""
 
 
 def _word(text: str, start: int, end: int) -> str:
@@ -309,6 +359,30 @@ class Rendered:
         return [ValueSpan(span.get("data-key") or "", _normal(span.text_content()), sentences.get(span, ""))
                 for span in self.body.iter("span") if "value" in _classes(span)]
 
+    def literals(self) -> list[Literal_]:
+        """Every ``span.lit`` with its source: its attributes, or the citations of its sentence."""
+        cited: dict[lxml.html.HtmlElement, list[tuple[int, str]]] = {}
+        for located in self.located:
+            citation = _citation_of(located)
+            if citation:
+                cited.setdefault(located.piece.block, []).append((located.offset, citation))
+        found: list[Literal_] = []
+        seen: set[lxml.html.HtmlElement] = set()
+        for located in self.located:
+            span = located.piece.mark
+            if located.piece.kind != "literal" or span is None or span in seen:
+                continue
+            seen.add(span)
+            text = _normal(span.text_content())
+            begin, stop = _sentence_bounds(located.block_text, located.offset, located.offset + len(located.piece.text))
+            keys = tuple(dict.fromkeys(key for offset, key in cited.get(located.piece.block, [])
+                                       if begin <= offset < stop))
+            match = next(NUMERIC_TOKEN.finditer(located.piece.text), None)
+            reads = located.reads(match.start(), match.end()) if match else text
+            found.append(Literal_(text, reads, located.sentence(0, len(located.piece.text)),
+                                  span.get("data-claim") or "", span.get("data-source") or "", keys))
+        return found
+
     def text(self) -> str:
         """The audited text, block by block, whitespace collapsed: what the PDF should hold too."""
         blocks = {located.piece.block: located.block_text for located in self.located}
@@ -346,6 +420,52 @@ def check_values(spans: Sequence[ValueSpan], displays: Mapping[str, str]) -> lis
             findings.append(Finding("stale-value", f"value {span.key!r} shows {span.text!r} but the data give "
                                                    f"{displays[span.key]!r}: {span.sentence}"))
     return findings
+
+
+def check_literals(literals: Sequence[Literal_], displays: Mapping[str, str],
+                   claims: Mapping[str, tuple[str, str, str]] | None) -> list[Finding]:
+    """Each literal names its source; none states what the registry computes (see the module docstring).
+
+    ``claims``: claim id -> (printed number, registry key, class) of the review's ledger.
+    """
+    from engine.ledger import normalise
+
+    computed = {normalise(display): key for key, display in displays.items() if display}
+    findings = []
+    for literal in literals:
+        where = f"literal {literal.text!r}: {literal.sentence}"
+        if literal.kind == "none":
+            findings.append(Finding("unsourced-literal", f"{where} (name its source: a citation in the sentence, "
+                                                         "claim=<ledger claim id> or source=\"...\")"))
+            continue
+        if literal.kind == "claim":
+            claim = (claims or {}).get(literal.claim)
+            if claim is None:
+                findings.append(Finding("unknown-claim", f"{where}: the ledger has no claim {literal.claim!r}"))
+            elif normalise(literal.text) not in normalise(claim[0]).replace("\u2013", " ").split() + [
+                    normalise(claim[0])] and normalise(literal.text) not in normalise(claim[0]):
+                findings.append(Finding("unknown-claim", f"{where}: claim {literal.claim!r} prints {claim[0]!r}"))
+            elif claim[1] and claim[2] == "reproduced":
+                findings.append(Finding("computed-literal", f"{where}: claim {literal.claim!r} is {claim[2]} by "
+                                                            f"{claim[1]!r}: bind {{{{< meta v.{claim[1]} >}}}}"))
+            continue
+        if literal.kind == "source" and literal.source in IDENTIFIERS:
+            continue
+        key = computed.get(normalise(literal.reads))
+        if key is not None:
+            findings.append(Finding("computed-literal", f"{where}: reads {literal.reads!r}, the registry's "
+                                                        f"display of {key!r}: bind it instead"))
+    return findings
+
+
+def literal_sources(literals: Sequence[Literal_]) -> dict[str, list[str]]:
+    """The literals grouped by how they are sourced, for the report."""
+    groups: dict[str, list[str]] = {}
+    for literal in literals:
+        name = {"claim": f"claim {literal.claim}", "source": f"source: {literal.source}",
+                "citation": f"cited: {', '.join(literal.citations)}", "none": "NO SOURCE"}[literal.kind]
+        groups.setdefault(name, []).append(literal.text)
+    return groups
 
 
 def normalise_pdf_text(text: str) -> str:
@@ -386,15 +506,17 @@ def check_pdf(numbers: Iterable[str], html_plain: str, pdf_plain: str) -> list[F
     return findings
 
 
-def audit(html: str, displays: Mapping[str, str], pdf_text: str | None = None) -> AuditResult:
-    """All checks on one rendered HTML (and optionally the PDF's extracted text) against key -> display."""
+def audit(html: str, displays: Mapping[str, str], pdf_text: str | None = None,
+          claims: Mapping[str, tuple[str, str, str]] | None = None) -> AuditResult:
+    """All checks on one rendered HTML (and optionally the PDF's extracted text) against key -> display;
+    ``claims`` (claim id -> printed number, registry key, class) resolves the literals that cite the ledger."""
     page = Rendered(html)
-    tokens, spans = page.tokens(), page.values()
-    findings = check_unmarked(tokens) + check_values(spans, displays)
+    tokens, spans, literals = page.tokens(), page.values(), page.literals()
+    findings = check_unmarked(tokens) + check_values(spans, displays) + check_literals(literals, displays, claims)
     if pdf_text is not None:
         numbers = [span.text for span in spans if span.text] + [t.reads for t in tokens if t.kind == "literal"]
         findings += check_pdf(numbers, page.text(), normalise_pdf_text(pdf_text))
-    return AuditResult(tuple(tokens), tuple(spans), tuple(findings), tuple(page.number_words()))
+    return AuditResult(tuple(tokens), tuple(spans), tuple(findings), tuple(page.number_words()), tuple(literals))
 
 
 # --- the values, recomputed from the raw sheets ---------------------------------------------------------
@@ -408,6 +530,9 @@ def report(result: AuditResult) -> str:
     counts = result.counts()
     lines = ["audit: " + ", ".join(f"{counts[kind]} {kind}" for kind in KINDS)
              + f"; {len(result.values)} value spans, {len({v.key for v in result.values})} keys"]
+    if result.literals:
+        lines.append(f"  literals by source ({len(result.literals)}):")
+        lines += [f"    {source}: {', '.join(texts)}" for source, texts in sorted(literal_sources(result.literals).items())]
     lines += [f"  FAIL [{finding.rule}] {finding.message}" for finding in result.findings]
     if result.spelled:
         lines.append(f"  note: {len(result.spelled)} sentence(s) spell a number out in words (not audited):")
@@ -425,10 +550,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="also recompute every value from the review's raw sheets (config/review.yaml) and compare")
     parser.add_argument("--raw-dir", type=Path, help="the raw sheets (default: data/raw beside the manifest)")
     parser.add_argument("--bib", type=Path, default=Path("manuscript/references.bib"))
+    parser.add_argument("--claims", type=Path,
+                        help="the claims ledger the literals cite (default: the manifest's claims, if given)")
     args = parser.parse_args(argv)
     html = args.html.read_text(encoding="utf-8")
     pdf_text = read_pdf_text(args.pdf) if args.pdf else None
-    result = audit(html, read_displays(args.registry), pdf_text)
+    claims_path = args.claims
+    if claims_path is None and args.manifest:
+        from engine.manifest import load_review
+
+        claims_path = load_review(args.manifest, args.raw_dir, args.bib).claims
+    claims = None
+    if claims_path is not None:
+        from engine.ledger import load_claims
+
+        claims = {c.claim_id: (c.published, c.registry_key, c.expected_class) for c in load_claims(claims_path)}
+    result = audit(html, read_displays(args.registry), pdf_text, claims)
     if args.manifest:
         from engine.manifest import load_review
         from engine.recompute import fresh_displays

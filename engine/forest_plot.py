@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import matplotlib
 import numpy as np
@@ -39,7 +39,11 @@ from engine.meta_analysis import (
     clopper_pearson,
 )
 
-__all__ = ["forest_plot", "MODEL_LABELS", "DEFAULT_MODELS"]
+if TYPE_CHECKING:
+    from engine.analysis import Pooled
+    from engine.inference import Inference
+
+__all__ = ["forest_plot", "sensitivity_plot", "MODEL_LABELS", "DEFAULT_MODELS"]
 
 ModelKey = Literal["glmm", "re_ft", "re_logit", "crude", "ce_ft", "ce_logit"]
 
@@ -132,8 +136,16 @@ def _pooled_rows(res: MetaAnalysis, models: Sequence[ModelKey], method_label: st
     return rows
 
 
-def _heterogeneity_text(res: MetaAnalysis) -> str:
-    lo = res.re_logit
+def _heterogeneity_text(res: MetaAnalysis, inference: Inference | None = None) -> str:
+    lo, g = res.re_logit, res.glmm
+    if inference is not None and inference.profile is not None and g.estimable:
+        parts = [f"GLMM \u03c4 = {g.tau:.2f} (profile {100 * inference.profile.level:.0f}% CI "
+                 f"{inference.profile.tau_lower:.2f}\u2013{inference.profile.tau_upper:.2f})",
+                 f"LRT of \u03c4\u00b2 = 0 {_p_text(g.lrt_tau2_p)}"]
+        if inference.exact_p is not None:
+            parts.append(f"exact test of homogeneity {_p_text(inference.exact_p)}")
+        parts.append(f"(Q on continuity-corrected logits = {lo.q:.2f}, df = {lo.q_df}: not calibrated here)")
+        return "; ".join(parts)
     parts = [
         f"Heterogeneity (logit, {lo.method}): \u03c4\u00b2 = {lo.tau2:.3f}, I\u00b2 = {lo.i2:.0f}%",
         f"Q = {lo.q:.2f}, df = {lo.q_df}, {_p_text(lo.q_p)}",
@@ -184,27 +196,35 @@ def forest_plot(
     events_col: str = "events",
     total_col: str = "total",
     models: Sequence[ModelKey] = DEFAULT_MODELS,
-    weights_from: Literal["re_ft", "re_logit"] = "re_ft",
+    weights_from: Literal["patients", "re_ft", "re_logit"] = "patients",
     title: str | None = None,
     labels: ForestLabels = ForestLabels(),
+    inference: Inference | None = None,
 ) -> Path:
     """Draw the forest plot and write ``<path>.svg``.
 
     ``studies`` has one row per study in the order used to compute
     ``results`` (columns ``label_col``, ``events_col``, ``total_col`` and,
-    with ``subgroups``, ``subgroup_col``).  Weights are the percentage
-    weights of the ``weights_from`` model of the overall analysis: the GLMM
-    has no inverse-variance weights, and the Freeman-Tukey weights are
-    nearly proportional to n, which is what readers expect.
+    with ``subgroups``, ``subgroup_col``).  A square's area is the study's
+    weight: by default (``weights_from="patients"``) its share of all
+    patients, which is what the GLMM, the primary model, stands behind (its
+    implied weights are proportional to n when tau^2 is 0, and the GLMM has no
+    inverse-variance weights); or a random-effects model's weights.
+    ``inference`` adds the GLMM's prediction interval, its calibrated
+    heterogeneity and the likelihood-ratio test of the subgroups.
     """
     required = [label_col, events_col, total_col] + ([subgroup_col] if subgroups is not None else [])
     missing = [c for c in required if c not in studies.columns]
     if missing:
         raise ValueError(f"studies lacks column(s): {missing}")
     df = studies.reset_index(drop=True)
-    weights = np.asarray(getattr(results, weights_from).weights)
-    if weights.size != len(df):
+    if results.re_logit.k != len(df):
         raise ValueError("results were computed on a different number of studies")
+    if weights_from == "patients":
+        totals = df[total_col].to_numpy(dtype=float)
+        weights = 100.0 * totals / totals.sum()
+    else:
+        weights = np.asarray(getattr(results, weights_from).weights)
     method_label = results.re_logit.method
 
     # Build the table as a list of row specs, top to bottom, then draw.
@@ -217,7 +237,8 @@ def forest_plot(
             (lab, [i for i, v in enumerate(g) if v == lab], subgroups.within[j])
             for j, lab in enumerate(subgroups.labels)
         ]
-    for lab, idx, sub in blocks:
+    within_pi = inference.within_prediction if inference is not None else None
+    for block, (lab, idx, sub) in enumerate(blocks):
         if lab is not None:
             rows.append(("group", lab))
         for i in idx:
@@ -226,6 +247,9 @@ def forest_plot(
             rows.append(("gap", None))
             for p in _pooled_rows(sub, models, method_label, labels):
                 rows.append(("pooled_sub", p))
+            if within_pi is not None and np.isfinite(within_pi[block][0]):
+                rows.append(("prediction", _Pooled(f"Prediction interval (GLMM, t on {sub.glmm.k - 2} df)",
+                                                   sub.glmm.proportion, *within_pi[block], True)))
             rows.append(("note", _heterogeneity_text(sub)))
             rows.append(("gap", None))
     if subgroups is not None:
@@ -234,12 +258,27 @@ def forest_plot(
         rows.append(("gap", None))
     for p in _pooled_rows(results, models, method_label, labels):
         rows.append(("pooled", p))
-    rows.append(("note", _heterogeneity_text(results)))
-    rows.append(("note", f"Study weights: random-effects {'Freeman-Tukey' if weights_from == 're_ft' else 'logit'} "
-                         f"model ({method_label}); study CIs: Clopper-Pearson exact."))
+    if inference is not None and inference.prediction is not None and np.isfinite(inference.prediction[0]):
+        rows.append(("prediction", _Pooled(f"Prediction interval (GLMM, t on {results.glmm.k - 2} df)",
+                                           results.glmm.proportion, *inference.prediction, True)))
+    rows.append(("note", _heterogeneity_text(results, inference)))
+    weight_note = {"patients": f"Square area: the study's share of all {labels.total}",
+                   "re_ft": f"Square area: weight in the random-effects Freeman-Tukey model ({method_label})",
+                   "re_logit": f"Square area: weight in the random-effects logit model ({method_label})"}
+    rows.append(("note", f"{weight_note[weights_from]}; study CIs: Clopper-Pearson exact."))
     if subgroups is not None:
-        for t in subgroups.tests:
-            rows.append(("note", _subgroup_test_text(t)))
+        moderator = inference.moderator if inference is not None else None
+        if moderator is None:
+            for t in subgroups.tests:
+                rows.append(("note", _subgroup_test_text(t)))
+        else:
+            # With all-event subgroups the logit and Freeman-Tukey tests compare artefacts of the continuity
+            # correction and the back-transformation; only the GLMM's tests are shown.
+            rows.append(("note", _subgroup_test_text(subgroups.test("GLMM"))))
+            rows.append(("note", "GLMM likelihood-ratio test of the subgroups (common \u03c4\u00b2): "
+                                 + (f"\u03c7\u00b2 = {moderator.q_between:.2f}, df = {moderator.df}, "
+                                    f"{_p_text(moderator.p_value)}" if np.isfinite(moderator.q_between)
+                                    else "not estimable")))
 
     n_rows = len(rows)
     fig_h = (n_rows + 3.2) * _ROW + 0.7 + (0.4 if title else 0.0)
@@ -267,7 +306,8 @@ def forest_plot(
         text(col_label, header_y, "Study", fontweight="bold")
         text(col_counts, header_y, f"{labels.events.capitalize()} / {labels.total}", ha="right", fontweight="bold")
         text(col_ci, header_y, f"{labels.measure}, {labels.unit} ({100 * labels.level:.0f}% CI)", fontweight="bold")
-        text(col_w, header_y, "Weight, %", ha="right", fontweight="bold")
+        text(col_w, header_y, "Patients, %" if weights_from == "patients" else "Weight, %", ha="right",
+             fontweight="bold")
         ax.plot([0, 1], [header_y + 0.75] * 2, transform=trans, color=_INK, lw=0.8, clip_on=False)
 
         w_max = float(weights.max()) if weights.size else 1.0
@@ -302,6 +342,15 @@ def forest_plot(
                     ))
                 else:
                     text(col_ci, y, p.note, style="italic")
+            elif kind == "prediction":
+                p = payload
+                assert isinstance(p, _Pooled)
+                text(col_label, y, p.label)
+                text(col_ci, y, labels.ci_text(p.estimate, p.lower, p.upper).split(" ", 1)[1])
+                ax.plot([p.lower, p.upper], [y, y], color=_INK, lw=1.4, solid_capstyle="butt", zorder=4,
+                        clip_on=False)
+                for end in (p.lower, p.upper):
+                    ax.plot([end, end], [y - 0.22, y + 0.22], color=_INK, lw=1.4, zorder=4, clip_on=False)
             elif kind == "note":
                 text(col_label, y, str(payload), fontsize=8.0, color="#4a5563")
 
@@ -324,5 +373,93 @@ def forest_plot(
         out.parent.mkdir(parents=True, exist_ok=True)
         svg = out.with_suffix(".svg")
         # Creator names this script: the manuscript's caption links the figure to it.
+        fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": "engine/forest_plot.py"})
+    return svg
+
+
+def sensitivity_plot(primary: Pooled, others: Sequence[Pooled], path: str | Path, *,
+                     labels: ForestLabels = ForestLabels()) -> Path:
+    """The GLMM of ``primary`` (Wald and, if computed, profile-likelihood interval) beside the GLMM of each
+    analysis of ``others`` and each leave-one-out refit of ``primary``, with that study's influence
+    (DFBETAS). Writes ``<path>.svg``."""
+    inference = primary.inference
+    rows: list[tuple[str, str, str, _Pooled | None]] = []
+
+    def glmm_row(label: str, result: MetaAnalysis, influence: str = "", bold: bool = False) -> None:
+        g = result.glmm
+        counts = f"{g.k} / {_count(result.crude.total)}"
+        if g.estimable:
+            rows.append((label, counts, influence,
+                         _Pooled(label, g.proportion, g.proportion_ci_lower, g.proportion_ci_upper, bold)))
+        else:
+            rows.append((label, counts, influence, None))
+
+    glmm_row(f"{primary.title}: GLMM, Wald CI", primary.result, bold=True)
+    if inference is not None and inference.profile is not None:
+        g, pr = primary.result.glmm, inference.profile
+        rows.append((f"{primary.title}: GLMM, profile-likelihood CI", "", "",
+                     _Pooled("", g.proportion, pr.proportion_lower, pr.proportion_upper, True)))
+    for other in others:
+        glmm_row(other.title, other.result)
+    if inference is not None and inference.left_out:
+        rows.append(("Leaving out one study", "", "DFBETAS", None))
+        totals = primary.rows["total"].to_numpy()
+        for i, left in enumerate(inference.left_out):
+            counts = f"{left.glmm.k} / {_count(int(totals.sum() - totals[i]))}"
+            est = (_Pooled("", left.glmm.proportion, left.glmm.proportion_ci_lower, left.glmm.proportion_ci_upper,
+                           False) if left.estimable else None)
+            rows.append((f"Without {left.label}", counts, f"{left.dfbetas:+.2f}", est))
+
+    n_rows = len(rows)
+    fig_h = (n_rows + 2.6) * _ROW + 0.7
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(10.5, fig_h))
+        top, bottom = 1.0 - 1.55 * _ROW / fig_h, 0.62 / fig_h
+        ax = fig.add_axes((0.45, bottom, 0.27, top - bottom))
+        ax.set_ylim(n_rows - 0.5, -0.7)
+        trans = blended_transform_factory(fig.transFigure, ax.transData)
+
+        def text(x: float, y: float, s: str, **kw: object) -> None:
+            kw.setdefault("color", _INK)
+            ax.text(x, y, s, transform=trans, va="center", clip_on=False, parse_math=False,
+                    **kw)  # type: ignore[arg-type]
+
+        header_y = -1.35
+        text(0.015, header_y, "Analysis", fontweight="bold")
+        text(0.43, header_y, f"Studies / {labels.total}", ha="right", fontweight="bold")
+        text(0.74, header_y, f"{labels.measure}, {labels.unit} ({100 * labels.level:.0f}% CI)", fontweight="bold")
+        text(0.985, header_y, "Influence", ha="right", fontweight="bold")
+        ax.plot([0, 1], [header_y + 0.75] * 2, transform=trans, color=_INK, lw=0.8, clip_on=False)
+        for y, (label, counts, influence, est) in enumerate(rows):
+            group = est is None and not counts
+            text(0.015 if group or y < 2 else 0.027, y, label, fontweight="bold" if group or y == 0 else "normal")
+            text(0.43, y, counts, ha="right")
+            text(0.985, y, influence, ha="right", fontweight="bold" if group else "normal")
+            if est is None:
+                continue
+            text(0.74, y, labels.ci_text(est.estimate, est.lower, est.upper))
+            colour = _INK if est.primary else _STUDY
+            ax.plot([est.lower, est.upper], [y, y], color=colour, lw=1.0, zorder=2, clip_on=False)
+            ax.plot([est.estimate], [y], marker="D" if est.primary else "s", ms=5.5, color=colour, mec="none",
+                    zorder=3, clip_on=False)
+        g = primary.result.glmm
+        if g.estimable:
+            ax.axvline(g.proportion, color=_INK, lw=0.7, ls=(0, (4, 3)), zorder=1)
+        lower = min(e.lower for *_, e in rows if e is not None)
+        # Tens of percent from the lowest bound up to 100%: the estimates differ by points, not by tens.
+        start = max(0.0, np.floor(lower * 10) / 10)
+        ticks = [float(t) for t in np.arange(start, 1.0 + 1e-9, 0.1)] if labels.per == 100 else [0.0, 1.0]
+        ax.set_xlim(ticks[0] - 0.01, 1.0 + 0.01 * (1.0 - ticks[0]))
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{labels.per * v:g}" for v in ticks])
+        ax.grid(axis="x", color=_GRID, lw=0.6, zorder=0)
+        ax.set_xlabel(f"{labels.measure}, {labels.unit} (GLMM)")
+        ax.set_yticks([])
+        for side in ("left", "right", "top"):
+            ax.spines[side].set_visible(False)
+        ax.tick_params(axis="x", colors=_INK, labelsize=8.5)
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        svg = out.with_suffix(".svg")
         fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": "engine/forest_plot.py"})
     return svg

@@ -11,14 +11,26 @@ Columns: ``claim_id`` (stable slug), ``section`` ("Abstract", "Results: <subsect
 exactly as printed), ``registry_key`` (empty if none), ``expected_class`` and ``reason`` (required unless
 the claim is expected to reproduce).
 
-Each claim falls in one class:
+Each claim falls in one class. A number:
 
-* ``reproduced``: it has a registry key, and the registry's display equals the printed text after
-  :func:`normalise`;
-* ``differs``: it has a registry key, and they are not equal;
+* ``reproduced``: it has a registry key whose value is recomputed from the sheets, and the registry's display
+  equals the printed text after :func:`normalise`;
+* ``transcribed``: its registry key only carries a count transcribed into the sheets as printed (a PRISMA
+  count, an aggregate count): equal by construction, so it is not evidence that anything reproduces;
+* ``differs``: it has a registry key, and the display is not the printed text;
 * ``not_derivable``: no registry key, because the number is a fact of the literature (another review, one
   study's report), a rule the review sets itself (a bound of its own grouping), or something its data do not
-  determine. Such a claim, and every claim that differs, carries its reason in the file.
+  determine.
+
+A comparative or concluding sentence (``published`` then quotes its words) is judged against the registry
+values it rests on (``registry_key``: one or more keys separated by ";"), whose displays the ledger shows:
+
+* ``supported``: those values bear it out;
+* ``contradicted``: they do not;
+* ``not_derivable`` (no key): nothing in the sheets can decide it.
+
+The judgement is the file's (``expected_class``), with its reason; the ledger checks that every key exists and
+shows the values. Every class but ``reproduced`` carries its reason in the file.
 
 The file also states the class each claim is expected to fall in; tests/review/test_ledger.py fails when a claim
 leaves it, and the build only warns.
@@ -48,8 +60,12 @@ from typing import Literal
 from engine.tables import Column, TableSpec, include_file
 from engine.values import Value, count, read_displays
 
-ClaimClass = Literal["reproduced", "differs", "not_derivable"]
-CLASSES: tuple[ClaimClass, ...] = ("reproduced", "differs", "not_derivable")
+ClaimClass = Literal["reproduced", "transcribed", "differs", "not_derivable", "supported", "contradicted"]
+CLASSES: tuple[ClaimClass, ...] = ("reproduced", "transcribed", "differs", "not_derivable", "supported",
+                                   "contradicted")
+# Classes of a sentence: judged against the values it rests on, not compared as a number.
+JUDGED: tuple[ClaimClass, ...] = ("supported", "contradicted")
+KEY_SEPARATOR = ";"
 COLUMNS = ("claim_id", "section", "context", "published", "registry_key", "expected_class", "reason")
 MADE_BY = "rule values (engine/ledger.py)"
 NO_VALUE = "\u2014"  # em dash: the recomputed cell of a claim without a registry key
@@ -77,7 +93,11 @@ class Claim:
     section: str
     context: str
     published: str
-    registry_key: str  # "" when no registry value recomputes it
+    registry_key: str  # "" when no registry value recomputes it; "a;b" for a sentence resting on several
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(key.strip() for key in self.registry_key.split(KEY_SEPARATOR) if key.strip())
     expected_class: ClaimClass
     reason: str
 
@@ -137,9 +157,11 @@ def load_claims(path: Path) -> list[Claim]:
         if row["expected_class"] not in CLASSES:
             problems.append(f"{where}: expected_class must be one of {', '.join(CLASSES)}")
         elif (row["expected_class"] == "not_derivable") != (row["registry_key"] == ""):
-            problems.append(f"{where}: a registry_key is needed for reproduced and differs, and none for not_derivable")
+            problems.append(f"{where}: a registry_key is needed for every class but not_derivable, and none for it")
+        elif KEY_SEPARATOR in row["registry_key"] and row["expected_class"] not in JUDGED:
+            problems.append(f"{where}: several registry keys only for a sentence judged supported or contradicted")
         if row["expected_class"] != "reproduced" and not row["reason"].strip():
-            problems.append(f"{where}: a claim that differs or is not derivable needs its reason")
+            problems.append(f"{where}: every class but reproduced needs its reason")
         for column in ("section", "context", "published"):
             if not row[column].strip():
                 problems.append(f"{where}: {column} is empty")
@@ -151,7 +173,7 @@ def load_claims(path: Path) -> list[Claim]:
 
 def classify(claims: Sequence[Claim], displays: Mapping[str, str]) -> list[ClassifiedClaim]:
     """Each claim's class against the registry displays; a registry key that does not exist is an error."""
-    missing = sorted({c.registry_key for c in claims if c.registry_key and c.registry_key not in displays})
+    missing = sorted({key for c in claims for key in c.keys if key not in displays})
     if missing:
         raise ValueError(f"claims name registry keys that do not exist: {', '.join(missing)}")
     classified = []
@@ -159,9 +181,14 @@ def classify(claims: Sequence[Claim], displays: Mapping[str, str]) -> list[Class
         if not claim.registry_key:
             classified.append(ClassifiedClaim(claim, None, "not_derivable"))
             continue
+        if claim.expected_class in JUDGED:
+            shown = "; ".join(f"{displays[key]} ({key})" for key in claim.keys)
+            classified.append(ClassifiedClaim(claim, shown, claim.expected_class))
+            continue
         display = displays[claim.registry_key]
         same = normalise(display) == normalise(claim.published)
-        classified.append(ClassifiedClaim(claim, display, "reproduced" if same else "differs"))
+        agreeing: ClaimClass = "transcribed" if claim.expected_class == "transcribed" else "reproduced"
+        classified.append(ClassifiedClaim(claim, display, agreeing if same else "differs"))
     return classified
 
 
@@ -176,8 +203,11 @@ def ledger_values(classified: Sequence[ClassifiedClaim]) -> list[Value]:
     counts = ledger_counts(classified)
     descriptions = {
         "reproduced": "Published numbers the rebuilt data reproduce",
+        "transcribed": "Published numbers the sheets carry as printed (equal by construction, not recomputed)",
         "differs": "Published numbers the rebuilt data do not reproduce",
-        "not_derivable": "Published numbers no registry value recomputes (literature facts, definitions)",
+        "not_derivable": "Published numbers or sentences nothing in the data can decide (literature facts, definitions)",
+        "supported": "Published comparative or concluding sentences the registry values bear out",
+        "contradicted": "Published comparative or concluding sentences the registry values do not bear out",
         "total": "Published numbers in the ledger (data/published/claims.csv)",
     }
     return [replace(count(f"ledger_{name}", counts[name], descriptions[name]), made_by=MADE_BY)
@@ -201,8 +231,10 @@ def ledger_table(classified: Sequence[ClassifiedClaim]) -> TableSpec:
         notes=("Published: the number as the review prints it; recomputed: the registry value that rebuilds it "
                f"({NO_VALUE}: none). Compared after normalisation: case, number words (\u2018Eighty\u2019 = 80), "
                "range dashes, trailing decimal zeros and the order of list items are ignored; nothing is rounded.",
-               "Reproduced: the data give the printed number; differs: they give another; not derivable: a fact "
-               "of the literature, a definition, or a number the review's data do not determine."),
+               "Reproduced: the data give the printed number; transcribed: the sheets carry it as printed, so "
+               "nothing recomputes it; differs: the data give another; not derivable: a fact of the literature, "
+               "a definition, or something the review's data do not determine; supported / contradicted: a "
+               "sentence of the review judged against the registry values shown."),
         sources=("claims",),
         source_dir="data/published",
         generator="engine/ledger.py",

@@ -124,6 +124,12 @@ class Review:
         return {name: spec["forest"] for name, spec in self.figures.items() if "forest" in spec}
 
     @property
+    def analysis_plugins(self) -> tuple[str, ...]:
+        """The plug-ins the analyses derive columns with (their modules are inputs of the analysis job)."""
+        specs = [*self.analyses.get("sensitivity", []), *self.analyses.get("subgroups", [])]
+        return tuple(plugin for spec in specs for plugin in spec.get("derive", {}).values())
+
+    @property
     def plugin_figures(self) -> dict[str, Mapping[str, Any]]:
         return {name: spec for name, spec in self.figures.items() if "plugin" in spec}
 
@@ -260,7 +266,7 @@ class Where:
     conditions: Mapping[str, Any] = field(default_factory=dict)
 
     def mask(self, frame: Any) -> Any:
-        """A boolean Series over a DataFrame's rows; missing values never match."""
+        """A boolean Series over a DataFrame's rows; missing values never match, except ``not_in``."""
         import pandas
 
         selected = pandas.Series(True, index=frame.index)
@@ -270,8 +276,9 @@ class Where:
                 test = values.isin(condition)
             elif isinstance(condition, dict):
                 (operator, operand), = condition.items()
-                test = {"gt": values.gt, "ge": values.ge, "lt": values.lt, "le": values.le,
-                        "ne": values.ne}[operator](operand)
+                test = (~values.isin(operand) if operator == "not_in" else
+                        {"gt": values.gt, "ge": values.ge, "lt": values.lt, "le": values.le,
+                         "ne": values.ne}[operator](operand))
             else:
                 test = values == condition
             selected &= test.fillna(False).astype(bool)

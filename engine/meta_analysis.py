@@ -297,7 +297,7 @@ class SubgroupAnalysis:
 # --------------------------------------------------------------------------
 
 
-def _counts(events: ArrayLike, totals: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+def check_counts(events: ArrayLike, totals: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     x = np.atleast_1d(np.asarray(events))
     n = np.atleast_1d(np.asarray(totals))
     if x.shape != n.shape or x.ndim != 1:
@@ -314,7 +314,7 @@ def _counts(events: ArrayLike, totals: ArrayLike) -> tuple[NDArray[np.int64], ND
     return xi, ni
 
 
-def _z(level: float) -> float:
+def normal_quantile(level: float) -> float:
     if not 0.0 < level < 1.0:
         raise ValueError("level must be in (0, 1)")
     return float(stats.norm.ppf(0.5 + level / 2.0))
@@ -331,9 +331,9 @@ def clopper_pearson(x: int, n: int, level: float = 0.95) -> ProportionCI:
     The bounds are by definition 0 for x = 0 and 1 for x = n; the beta
     quantile is undefined there, hence the explicit branches.
     """
-    xi, ni = (int(v[0]) for v in _counts([x], [n]))
+    xi, ni = (int(v[0]) for v in check_counts([x], [n]))
     alpha = 1.0 - level
-    _z(level)
+    normal_quantile(level)
     lower = 0.0 if xi == 0 else float(stats.beta.ppf(alpha / 2, xi, ni - xi + 1))
     upper = 1.0 if xi == ni else float(stats.beta.ppf(1 - alpha / 2, xi + 1, ni - xi))
     return ProportionCI(xi / ni, lower, upper, level, "Clopper-Pearson")
@@ -341,8 +341,8 @@ def clopper_pearson(x: int, n: int, level: float = 0.95) -> ProportionCI:
 
 def wilson(x: int, n: int, level: float = 0.95) -> ProportionCI:
     """Wilson score interval (no continuity correction)."""
-    xi, ni = (int(v[0]) for v in _counts([x], [n]))
-    z = _z(level)
+    xi, ni = (int(v[0]) for v in check_counts([x], [n]))
+    z = normal_quantile(level)
     p = xi / ni
     denom = 1.0 + z * z / ni
     centre = (p + z * z / (2 * ni)) / denom
@@ -361,7 +361,7 @@ def crude_proportion(events: ArrayLike, totals: ArrayLike, level: float = 0.95) 
     Ignores between-study heterogeneity, so its intervals are too narrow when
     studies differ; it is a descriptive reference, not an inferential model.
     """
-    x, n = _counts(events, totals)
+    x, n = check_counts(events, totals)
     sx, sn = int(x.sum()), int(n.sum())
     return CrudeResult(sx, sn, sx / sn, clopper_pearson(sx, sn, level), wilson(sx, sn, level))
 
@@ -381,7 +381,7 @@ def logit_transform(events: ArrayLike, totals: ArrayLike, add: float = 0.5) -> E
     many tiny n/n studies the correction is far from innocuous (1/1 becomes
     1.5/2 = 75%), which is why the GLMM is the primary model.
     """
-    x, n = _counts(events, totals)
+    x, n = check_counts(events, totals)
     corrected = (x == 0) | (x == n)
     a = x + np.where(corrected, add, 0.0)
     b = (n - x) + np.where(corrected, add, 0.0)
@@ -407,7 +407,7 @@ def freeman_tukey_transform(events: ArrayLike, totals: ArrayLike) -> EffectSizes
     Miller back-transformation applies directly.  The transform is finite
     at 0 and n, so no continuity correction is used.
     """
-    x, n = _counts(events, totals)
+    x, n = check_counts(events, totals)
     yi = 0.5 * (np.arcsin(np.sqrt(x / (n + 1.0))) + np.arcsin(np.sqrt((x + 1.0) / (n + 1.0))))
     vi = 1.0 / (4.0 * n + 2.0)
     return EffectSizes(
@@ -546,7 +546,7 @@ def pool(effects: EffectSizes, method: Method = "REML", level: float = 0.95) -> 
     are random-effects models differing in the tau^2 estimator, both with
     tau^2 >= 0.  Q is always the common-effect Cochran Q.
     """
-    z = _z(level)
+    z = normal_quantile(level)
     y = np.asarray(effects.yi, dtype=float)
     v = np.asarray(effects.vi, dtype=float)
     k = y.size
@@ -688,7 +688,7 @@ def _glmm_loglik_terms(
 
 
 @dataclass(frozen=True)
-class _GLMMFit:
+class GLMMFit:
     beta: FloatArray
     tau: float
     loglik: float
@@ -697,8 +697,8 @@ class _GLMMFit:
     at_tau_max: bool
 
 
-def _fit_glmm(x: FloatArray, n: FloatArray, X: FloatArray, n_nodes: int) -> _GLMMFit:
-    """ML fit of logit(p_i) = X_i beta + u_i, u_i ~ N(0, tau^2)."""
+def glmm_loglik(x: FloatArray, n: FloatArray, X: FloatArray, n_nodes: int) -> Callable[[FloatArray], float]:
+    """The GLMM's marginal log-likelihood as a function of theta = (beta, tau)."""
     if n_nodes < 7:
         raise ValueError("use at least 7 quadrature nodes")
     t_nodes, w_nodes = np.polynomial.hermite.hermgauss(n_nodes)
@@ -709,11 +709,19 @@ def _fit_glmm(x: FloatArray, n: FloatArray, X: FloatArray, n_nodes: int) -> _GLM
     def loglik(theta: FloatArray) -> float:
         return float(np.sum(_glmm_loglik_terms(theta[:p_dim], abs(theta[p_dim]), x, n, X, log_binom, t_nodes, log_w)))
 
+    return loglik
+
+
+def fit_glmm(x: FloatArray, n: FloatArray, X: FloatArray, n_nodes: int) -> GLMMFit:
+    """ML fit of logit(p_i) = X_i beta + u_i, u_i ~ N(0, tau^2)."""
+    loglik = glmm_loglik(x, n, X, n_nodes)
+    p_dim = X.shape[1]
+
     def negll(theta: FloatArray) -> float:
         return -loglik(theta)
 
     # Start from the common-effect logistic fit (tau = 0), itself an ML fit.
-    beta0 = _fit_logistic(x, n, X)
+    beta0 = fit_logistic(x, n, X)
     best: optimize.OptimizeResult | None = None
     # Several tau starts: the likelihood is flat near tau = 0 (even in tau),
     # and L-BFGS-B started at tau = 0 would never leave it.
@@ -753,7 +761,7 @@ def _fit_glmm(x: FloatArray, n: FloatArray, X: FloatArray, n_nodes: int) -> _GLM
             cov_beta = np.linalg.inv(info[:p_dim, :p_dim])
     except np.linalg.LinAlgError:
         cov_beta = np.full((p_dim, p_dim), np.nan)
-    return _GLMMFit(
+    return GLMMFit(
         beta=theta[:p_dim].copy(),
         tau=tau,
         loglik=loglik(theta),
@@ -763,7 +771,7 @@ def _fit_glmm(x: FloatArray, n: FloatArray, X: FloatArray, n_nodes: int) -> _GLM
     )
 
 
-def _fit_logistic(x: FloatArray, n: FloatArray, X: FloatArray) -> FloatArray:
+def fit_logistic(x: FloatArray, n: FloatArray, X: FloatArray) -> FloatArray:
     """Binomial GLM (tau = 0) by Newton-Raphson; requires no separation."""
     beta = np.zeros(X.shape[1])
     for _ in range(100):
@@ -851,9 +859,9 @@ def glmm_logit(
     logit scale, back-transformed with expit.  The prediction interval is
     mu +/- z sqrt(tau^2 + SE^2).
     """
-    xi, ni = _counts(events, totals)
+    xi, ni = check_counts(events, totals)
     k = xi.size
-    z = _z(level)
+    z = normal_quantile(level)
     x = xi.astype(float)
     n = ni.astype(float)
     X = np.ones((k, 1))
@@ -874,12 +882,12 @@ def glmm_logit(
             level=level,
         )
 
-    fit = _fit_glmm(x, n, X, n_nodes)
+    fit = fit_glmm(x, n, X, n_nodes)
     mu = float(fit.beta[0])
     se = float(np.sqrt(fit.cov[0, 0]))
     tau2 = fit.tau**2
 
-    beta0 = _fit_logistic(x, n, X)
+    beta0 = fit_logistic(x, n, X)
     p0 = special.expit(X @ beta0)
     log_binom = special.gammaln(n + 1) - special.gammaln(x + 1) - special.gammaln(n - x + 1)
     ll0 = float(np.sum(log_binom + x * np.log(p0) + (n - x) * np.log1p(-p0)))
@@ -994,7 +1002,7 @@ def subgroup_test(
     the common tau^2 borrows strength; separate tau^2 is robust to
     heterogeneity that differs between groups.
     """
-    xi, ni = _counts(events, totals)
+    xi, ni = check_counts(events, totals)
     labels, idx = _group_labels(groups, xi.size)
     G = len(labels)
     df = G - 1
@@ -1031,7 +1039,7 @@ def subgroup_test(
         for j in range(1, G):
             X[idx == j, j] = 1.0
         if model == "GLMM":
-            fit = _fit_glmm(xi.astype(float), ni.astype(float), X, n_nodes)
+            fit = fit_glmm(xi.astype(float), ni.astype(float), X, n_nodes)
             b, vb = fit.beta, fit.cov
         else:
             es = _effects(model, xi, ni)
@@ -1057,7 +1065,7 @@ def subgroup_analysis(
 ) -> SubgroupAnalysis:
     """All models within each subgroup, and a subgroup test for each of the
     GLMM, random-effects logit and random-effects Freeman-Tukey models."""
-    xi, ni = _counts(events, totals)
+    xi, ni = check_counts(events, totals)
     labels, idx = _group_labels(groups, xi.size)
     within = tuple(
         analyse_proportions(xi[idx == j], ni[idx == j], method, level, n_nodes) for j in range(len(labels))

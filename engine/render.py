@@ -791,7 +791,12 @@ class _Checker:
                 self.report(where, f"div attribute {token} (allowed: {{#tbl-NAME}}, {{#refs}})", "attributes")
 
     def _span_attrs(self, where: SourceLine, tokens: list[str]) -> None:
-        if tokens == [".lit"]:
+        if tokens and tokens[0] == ".lit":
+            # A literal names its source (claim= a ledger claim id, source= in words); the audit checks it.
+            extra = [t for t in tokens[1:] if t.split("=", 1)[0] not in ("claim", "source") or "=" not in t]
+            if extra or len(tokens) > 2:
+                self.report(where, f"literal span attributes {' '.join(tokens)} (allowed: .lit, and one of claim= "
+                                   "or source=)", "attributes")
             return
         if ".value" in tokens:
             pairs = dict(t.split("=", 1) for t in tokens if "=" in t)
@@ -806,7 +811,8 @@ class _Checker:
             elif key not in self.known_keys:
                 self.report(where, f"unknown value key '{key}' in a value span", "unknown-value")
             return
-        self.report(where, f"span attributes {' '.join(tokens)} (allowed: .lit, .value)", "attributes")
+        self.report(where, f"span attributes {' '.join(tokens)} (allowed: .lit [claim=|source=], .value)",
+                    "attributes")
 
     def _image_attrs(self, where: SourceLine, tokens: list[str], standalone: bool) -> None:
         for token in tokens:

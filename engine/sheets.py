@@ -394,7 +394,37 @@ def codebook_markdown(review: Review) -> str:
             meaning = _table_cell(" ".join(spec.get("description", "").split()))
             lines.append(f"| `{column}` | {meaning} | {spec.get('unit', '')} | {_table_cell(describe(spec))} |")
         lines.append("")
+    if review.prisma is not None:
+        lines += _prisma_codebook()
     return "\n".join(lines)
+
+
+# The PRISMA sheet has no JSON Schema: engine/prisma.py checks it (its fields, statuses and identities).
+_PRISMA_COLUMNS = (
+    ("data", "PRISMA 2020 template field (the `data` names of the PRISMA2020 R package's template), or an "
+             "extension documented in engine/prisma.py", "", "a template field"),
+    ("reason", "The item's label for itemised fields (an exclusion reason, a database); empty on a total row", "",
+     "text"),
+    ("n", "The count as the review states it; empty when `status` is NR", "records", "integer >= 0 or empty"),
+    ("status", "`reported`: the review states the count; `NR`: the review does not report it (counts the "
+               "pipeline works out are never typed in: they are drawn as derived)", "", "reported, NR"),
+    ("source_quote", "The review's own words the count comes from", "", "text"),
+    ("note", "Why a count is not reported, or how an ambiguous sentence was read", "", "text"),
+)
+
+
+def _prisma_codebook() -> list[str]:
+    lines = ["## `data/raw/prisma.csv`", "",
+             "PRISMA 2020 flow counts of the study selection, one row per template field (checked and drawn by "
+             "engine/prisma.py).", "",
+             "**NR here means _not reported_** (the review gives no count for the field), whatever NR may mean "
+             "in the review's own tables: an NR copied from those keeps the meaning its sheet's description "
+             "gives.", "",
+             "Key: data, reason.", "",
+             "| column | meaning | unit | allowed values |", "|---|---|---|---|"]
+    lines += [f"| `{column}` | {_table_cell(meaning)} | {unit} | {_table_cell(allowed)} |"
+              for column, meaning, unit, allowed in _PRISMA_COLUMNS]
+    return [*lines, ""]
 
 
 def read_validated(path: Path, schema_path: Path) -> pandas.DataFrame:

@@ -29,7 +29,7 @@ ABBREVIATIONS_1 = (
     "ASA, acetylsalicylic acid; ASP, aspirin; AZA, azathioprine; COPD, chronic obstructive pulmonary disease; "
     "CTX, cyclophosphamide; DM, diabetes mellitus; F, female; GC, glucocorticoid; HBOT, hyperbaric oxygen therapy; "
     "HTN, hypertension; LMWH, low-molecular-weight heparin; M, male; MTX, methotrexate; NA, not available; "
-    "NSAID, nonsteroidal anti-inflammatory drugs; PGE1, prostaglandin E1; PTX, pentoxifylline; PUVA, psoralen "
+    "NSAID, nonsteroidal anti-inflammatory drugs; PGE1, prostaglandin E1; PTX, pentoxifyline [sic]; PUVA, psoralen "
     "and UV-A; RA, rheumatoid arthritis; SLE, systemic lupus erythematosus; tPA, tissue plasminogen activator."
 )
 

@@ -41,6 +41,10 @@ def design_values(sheets: Mapping[str, pandas.DataFrame], registry: Mapping[str,
         count("n_retrospective_identified", int(designs.get("retrospective_study", 0)),
               "Retrospective studies identifiable from the review's reference list"),
         count("n_design_unclassified", int(designs.get("NA", 0)), "Studies whose design the review leaves open"),
+        # The review's 3 "studies" are 2 retrospective and 1 open prospective trial: with the trial known, the
+        # other two are retrospective, whichever they are.
+        count("n_retrospective_implied", len(studies) - case - int(designs.get("prospective_open_trial", 0)),
+              "Retrospective studies the review's design counts imply (its 'studies' less the open trial)"),
     ]
 
 
@@ -164,3 +168,38 @@ def aggregate_values(sheets: Mapping[str, pandas.DataFrame], registry: Mapping[s
     comorbid = aggregates[aggregates["measure"] == "comorbidity"]
     values.append(count("n_comorbidity_categories", len(comorbid), "Comorbidity categories in Table 3"))
     return values
+
+
+def adverse_event_denominator_values(sheets: Mapping[str, pandas.DataFrame],
+                                     registry: Mapping[str, Value]) -> list[Entry]:
+    """The headache rate over the patients of the reports that describe adverse events, beside the review's.
+
+    The review divides its headache count by all patients, including those of reports whose Table 2 gives
+    no adverse-event information ("NA"); a report whose Table 2 entry names events or says "None" describes
+    them. Both rates are kept: the review's over all patients, this one over the patients described.
+    """
+    from engine.meta_analysis import clopper_pearson
+
+    joined = sheets["studies"][["study_id", "patients"]].merge(
+        sheets["outcomes"][["study_id", "adverse_events_text"]], on="study_id", validate="one_to_one")
+    described = joined["adverse_events_text"].fillna("NA").astype(str).str.strip() != "NA"
+    patients, silent = int(joined.loc[described, "patients"].sum()), int(joined.loc[~described, "patients"].sum())
+    entries: list[Entry] = [
+        count("ae_described_patients", patients, "Patients of the reports whose Table 2 entry describes adverse events"),
+        count("ae_described_studies", int(described.sum()), "Reports whose Table 2 entry describes adverse events"),
+        count("ae_not_described_patients", silent, "Patients of the reports with no adverse-event information (NA)"),
+        count("ae_not_described_studies", int((~described).sum()), "Reports with no adverse-event information"),
+    ]
+    headache = registry.get("ae_headache")
+    if headache is None or patients == 0:
+        reason = "no headache count" if headache is None else "no report describes adverse events"
+        return entries + [Absent(f"ae_headache_described_{part}", reason, "Headache rate over the patients described")
+                          for part in ("pct", "ratio", "ci")]
+    events = int(headache.value)
+    exact = clopper_pearson(events, patients)
+    entries += share("ae_headache_described", events, patients,
+                     "Headache rate over the patients whose reports describe adverse events", decimals=1)
+    entries.append(Value("ae_headache_described_ci", f"{exact.lower:.6f}–{exact.upper:.6f}",
+                         f"{100 * exact.lower:.1f}–{100 * exact.upper:.1f}%",
+                         "Headache rate over the patients described: Clopper-Pearson interval"))
+    return entries

@@ -49,7 +49,7 @@ def test_the_layout_shows_engine_review_and_paper() -> None:
     references = [rule["function"] for rule in review.rules if rule["check"] == "plugin"]
     references += list(review.values.get("plugins", []))
     references += [spec["plugin"] for spec in [*review.tables.values(), *review.figures.values()] if "plugin" in spec]
-    references += [p for s in review.analyses.get("subgroups", []) for p in s.get("derive", {}).values()]
+    references += list(review.analysis_plugins)
     used = set(python_sources([reference.partition(":")[0] for reference in references], [REPO],
                               relative_to=REPO))
     assert {p.relative_to(REPO).as_posix() for p in (REPO / "scripts").glob("*.py")} <= used | {"scripts/__init__.py"}

@@ -210,7 +210,8 @@ def test_75_responded_well_plus_one_retreated_is_76(classified: dict[str, Classi
     # Scarpone 2, Dinescu 1, Kofler 24, Takahagi 1.
     responders = 2 + 1 + 2 + 1 + 8 + 1 + 1 + 4 + 10 + 7 + 1 + 1 + 9 + 2 + 1 + 24 + 1
     assert responders == 76 and responders - 1 == 75
-    assert classified["efficacy_responded_well"].found_class == "not_derivable"
+    assert classified["efficacy_responded_well"].found_class == "reproduced"
+    assert classified["efficacy_responded_well"].recomputed == "75"
     assert classified["efficacy_response_ratio"].recomputed == "76/80"
 
 
@@ -227,8 +228,9 @@ def test_three_studies_and_fourteen_case_reports(classified: dict[str, Classifie
     assert 2 + 1 == 3 and 3 + 14 == 17
     assert classified["methods_non_case_articles"].recomputed == "3"
     assert classified["methods_case_articles"].recomputed == "14"
-    # Which two are retrospective the review does not say: the ledger must not pretend to recompute it.
-    assert classified["results_retrospective"].found_class == "not_derivable"
+    # How many are retrospective follows: 3 studies less the 1 open trial (which two, the review does not say).
+    assert classified["results_retrospective"].found_class == "reproduced"
+    assert classified["results_retrospective"].recomputed == "2"
 
 
 # --- the module ---------------------------------------------------------------------------------------
@@ -262,9 +264,11 @@ def test_classify_counts_and_values() -> None:
     found = classify(claims, {"n": "80", "m": "23"})
     assert [c.found_class for c in found] == ["reproduced", "differs", "not_derivable"]
     assert [c.recomputed for c in found] == ["80", "23", None]
-    assert ledger_counts(found) == {"reproduced": 1, "differs": 1, "not_derivable": 1, "total": 3}
+    assert ledger_counts(found) == {"reproduced": 1, "transcribed": 0, "differs": 1, "not_derivable": 1,
+                                    "supported": 0, "contradicted": 0, "total": 3}
     assert {v.key: v.display for v in ledger_values(found)} == {
-        "ledger_reproduced": "1", "ledger_differs": "1", "ledger_not_derivable": "1", "ledger_total": "3"}
+        "ledger_reproduced": "1", "ledger_transcribed": "0", "ledger_differs": "1", "ledger_not_derivable": "1",
+        "ledger_supported": "0", "ledger_contradicted": "0", "ledger_total": "3"}
 
 
 def test_classify_refuses_an_unknown_key() -> None:
@@ -308,7 +312,8 @@ def test_cli_writes_the_include(tmp_path: Path, capsys: pytest.CaptureFixture[st
     out = tmp_path / "tables" / "ledger.md"
     assert main(["--claims", str(claims), "--registry", str(registry), "--out", str(out)]) == 0
     assert 'id="tbl-ledger-gt"' in out.read_text(encoding="utf-8")
-    assert "0 reproduced, 1 differs, 0 not_derivable, 1 total" in capsys.readouterr().out
+    assert "0 reproduced, 0 transcribed, 1 differs, 0 not_derivable, 0 supported, 0 contradicted, 1 total" in (
+        capsys.readouterr().out)
 
 
 def test_registry_carries_the_ledger_counts(registry: dict[str, Value]) -> None:
