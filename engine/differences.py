@@ -217,10 +217,10 @@ def _describe_key(key: tuple[str, ...]) -> str:
 
 def _describe_matched(labels: Sequence[str], key: tuple[str, ...], width: int, old: Row, new: Row) -> str:
     """A matched row as its group and labelled key cells, with the next cell for context if it is unchanged:
-    "No. 1 (Study: Levy et al.)"."""
+    "No. 1 (Study: Ames et al.)"."""
     group, cells, repeat = key[0], key[1 : width + 1], key[width + 1 :]
     shown = " · ".join(
-        [*([group] if group else []), *(f"{l} {c}" for l, c in zip(labels, cells, strict=False)), *repeat]
+        [*([group] if group else []), *(f"{label} {cell}" for label, cell in zip(labels, cells, strict=False)), *repeat]
     )
     if width < len(labels) and width < len(old.cells) and old.cells[width] == new.cells[width]:
         shown += f" ({labels[width]}: {new.cells[width]})"

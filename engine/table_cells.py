@@ -22,7 +22,7 @@ class TableReadError(ValueError):
 
 @dataclass(frozen=True)
 class Row:
-    group: str | None  # the row group heading above the row ("High-dose group ..."), if any
+    group: str | None  # the row group heading above the row (a subgroup's label), if any
     cells: tuple[str, ...]  # in column order
 
 

@@ -119,8 +119,9 @@ def test_a_digit_typed_next_to_a_value_span_fails() -> None:
 
 
 def test_literal_numbers_pass_also_inside_words() -> None:
-    body = ('<p>anti-β<span class="lit">2</span>-GPI antibodies since <span class="lit">1999</span>, '
-            'in <span class="lit">80</span>% of patients.</p>')
+    body = ('<p>anti-β<span class="lit" data-source="name">2</span>-GPI antibodies since '
+            '<span class="lit" data-source="date">1999</span>, in <span class="lit" data-source="Smith 2020">80</span>%'
+            ' of patients.</p>')
     assert kinds(body) == [("2", "literal"), ("1999", "literal"), ("80", "literal")]
     assert [t.reads for t in Rendered(page(body)).tokens()] == ["2", "1999", "80%"]
     assert findings(body) == []
@@ -289,7 +290,7 @@ def test_every_value_in_the_paper_is_fresh_from_the_raw_data(built: Rendered, fr
 def test_every_value_and_literal_of_the_source_reaches_the_html(built: Rendered) -> None:
     source = re.sub(r"^```\{=comment\}\n.*?^```$", "", QMD.read_text(encoding="utf-8"), flags=re.S | re.M)
     keys = Counter(re.findall(r"\{\{<\s*meta\s+v\.([A-Za-z0-9_-]+)\s*>\}\}", source))
-    literals = Counter(number for marked in re.findall(r"\[([^\[\]]*)\]\{\.lit\}", source)
+    literals = Counter(number for marked in re.findall(r"\[([^\[\]]*)\]\{\.lit(?:\s[^}]*)?\}", source)
                        for number in NUMERIC_TOKEN.findall(marked))
     assert Counter(span.key for span in built.values()) == keys
     assert Counter(t.text for t in built.tokens() if t.kind == "literal") == literals

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from engine.analysis import registry, run
-from engine.values import count, read_sheets
+from engine.sheets import read_sheets
+from engine.values import count
 from scripts.review_values import adverse_event_denominator_values
 from tests.conftest import REPO, REVIEW
 
