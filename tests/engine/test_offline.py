@@ -111,7 +111,7 @@ def test_every_pdf_font_is_embedded(reference_build: Build) -> None:
 @pytest.mark.slow
 def test_the_sheet_tests_pass_without_network(reference_build: Build) -> None:
     result = run(reference_build.project, environment(LANG="C.UTF-8", TZ="UTC"), offline=True,
-                 command=[sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/engine/test_sheets.py"])
+                 command=[sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/review/test_sheets.py"])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert re.search(r"^\d+ passed", result.stdout, re.MULTILINE)
 
