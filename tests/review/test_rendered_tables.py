@@ -22,8 +22,8 @@ HTML = OUTPUT / "index.html"
 PDF = OUTPUT / "index.pdf"
 TABLES = sorted(yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))["tables"])
 
-pytestmark = pytest.mark.skipif(not HTML.exists() or not PDF.exists(),
-                                reason="no rendered paper: run `snakemake --cores 4` first")
+# The rendered paper must be built and current: these tests fail, never skip, when it is not.
+pytestmark = pytest.mark.usefixtures("built_paper")
 
 
 @pytest.fixture(scope="module")
