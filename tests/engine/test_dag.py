@@ -176,7 +176,8 @@ def test_a_new_render_engine_reruns_only_the_render(project: Path) -> None:
 
 
 def test_editing_a_render_template_reruns_the_render(project: Path) -> None:
-    append_line(project / "manuscript" / "templates" / "article.css", "/* edited after the build */")
+    # The templates are the engine's (engine/templates/), read by the render alone.
+    append_line(project / "engine" / "templates" / "article.css", "/* edited after the build */")
     assert planned_jobs(project) == {"render"}
 
 
