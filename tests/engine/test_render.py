@@ -867,7 +867,9 @@ def files_read(log: str) -> set[tuple[str, Path]]:
         if name == "execve" and result == 0:
             program[pid] = Path(call["args"].split('"')[1]).name
         elif name in ("clone", "clone3", "fork", "vfork") and result > 0:
-            program[str(result)] = program.get(pid, "")
+            # On a busy machine the child's execve can be logged before the parent's clone returns: the
+            # child's own program, once known, wins over the one it was forked from.
+            program.setdefault(str(result), program.get(pid, ""))
         elif name in ("open", "openat") and call["path"] and not WRITE_OR_DIRECTORY.search(call["args"]):
             read.add((program.get(pid, ""), Path(call["path"])))
     return read

@@ -374,7 +374,7 @@ def test_readme_gives_two_commands_after_the_clone(commands: list[str]) -> None:
 def test_readme_names_what_ci_runs() -> None:
     # CI runs step 2 in full; the README must show that command and say that CI runs it.
     section = (REPO / "README.md").read_text(encoding="utf-8").split("## Build the paper", 1)[1].split("\n## ", 1)[0]
-    assert "`.ci/run` runs `make paper` and `make check`" in section
+    assert "`.ci/run` runs `make paper` and `make check`" in " ".join(section.split())
 
 
 def test_ci_run_is_the_readme_commands() -> None:
@@ -384,7 +384,7 @@ def test_ci_run_is_the_readme_commands() -> None:
 def test_make_check_is_make_test_in_full_plus_the_report_and_the_bundle() -> None:
     makefile = MAKEFILE.read_text(encoding="utf-8")
     fast, full = make_recipe(makefile, "test"), make_recipe(makefile, "check")
-    assert fast == ["snakemake --cores $(CORES)", 'pytest -m "not slow" -rs']
+    assert fast == ["snakemake --cores $(CORES)", 'pytest -m "not slow" -n auto --dist loadfile -rs']
     assert full == ["snakemake --cores $(CORES)", *CHECK_EXTRAS, "pytest -rs"]
 
 
