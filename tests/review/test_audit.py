@@ -263,22 +263,17 @@ def test_fresh_values_are_recomputed_from_the_raw_sheets(fresh: dict[str, str]) 
 
 # --- the built paper ---------------------------------------------------------------------------------------
 
-needs_build = pytest.mark.skipif(not HTML.exists(), reason="no _manuscript/index.html: run `snakemake` first "
-                                                           "(CI builds the paper before testing)")
-
-
 @pytest.fixture(scope="module")
-def built() -> Rendered:
+def built(built_paper: None) -> Rendered:
+    """The built paper's HTML; the tests below fail, never skip, when it is missing or stale."""
     return Rendered(HTML.read_text(encoding="utf-8"))
 
 
-@needs_build
 def test_the_paper_has_no_unmarked_number(built: Rendered) -> None:
     unmarked = [f.message for f in check_unmarked(built.tokens())]
     assert not unmarked, f"{len(unmarked)} unmarked number(s):\n" + "\n".join(unmarked)
 
 
-@needs_build
 def test_every_value_in_the_paper_is_fresh_from_the_raw_data(built: Rendered, fresh: dict[str, str]) -> None:
     spans = built.values()
     problems = [f.message for f in check_values(spans, fresh)]
@@ -286,7 +281,6 @@ def test_every_value_in_the_paper_is_fresh_from_the_raw_data(built: Rendered, fr
     assert not problems, "\n".join(problems)
 
 
-@needs_build
 def test_every_value_and_literal_of_the_source_reaches_the_html(built: Rendered) -> None:
     source = re.sub(r"^```\{=comment\}\n.*?^```$", "", QMD.read_text(encoding="utf-8"), flags=re.S | re.M)
     keys = Counter(re.findall(r"\{\{<\s*meta\s+v\.([A-Za-z0-9_-]+)\s*>\}\}", source))
@@ -296,8 +290,6 @@ def test_every_value_and_literal_of_the_source_reaches_the_html(built: Rendered)
     assert Counter(t.text for t in built.tokens() if t.kind == "literal") == literals
 
 
-@needs_build
-@pytest.mark.skipif(not PDF.exists(), reason="no _manuscript/index.pdf: run `snakemake` first")
 def test_every_value_and_literal_reaches_the_pdf(built: Rendered) -> None:
     numbers = [span.text for span in built.values()] + [t.reads for t in built.tokens() if t.kind == "literal"]
     problems = check_pdf(numbers, built.text(), normalise_pdf_text(read_pdf_text(PDF)))

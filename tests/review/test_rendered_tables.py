@@ -21,8 +21,8 @@ HTML = OUTPUT / "index.html"
 PDF = OUTPUT / "index.pdf"
 TABLES = sorted(REVIEW.tables)
 
-pytestmark = pytest.mark.skipif(not HTML.exists() or not PDF.exists(),
-                                reason="no rendered paper: run `snakemake --cores 4` first")
+# The rendered paper must be built and current: these tests fail, never skip, when it is not.
+pytestmark = pytest.mark.usefixtures("built_paper")
 
 
 @pytest.fixture(scope="module")
