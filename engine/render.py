@@ -1000,10 +1000,11 @@ def _run_pandoc(job: Job, args: list[str]) -> bytes:
 
 
 def render_html_pandoc(job: Job, embed: bool = True) -> bytes:
-    """Self-contained HTML: CSS and images embedded, no script, no web font.
+    """The HTML, no script, no web font: self-contained, CSS and images embedded.
 
-    Without ``embed``, the images stay linked as the source writes them and the stylesheets are linked
-    by their paths from the qmd's folder: all relative to that folder, as a server of the project sees it.
+    Without ``embed`` (the preview), the images stay linked as the source writes them and the stylesheets
+    are linked by their paths from the qmd's folder: all relative to that folder, as a server of the
+    project sees it.
     """
     stylesheets = [
         path if embed else Path(os.path.relpath(path, job.qmd.parent)) for path in HTML_STYLESHEETS
