@@ -77,6 +77,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Literal, Mapping, Sequence
 
+from engine.atomic import atomic_path
 from engine.cells import ASCII_INTEGER, character_problem, formula_problem, non_ascii_digits, read_records
 
 if TYPE_CHECKING:
@@ -594,11 +595,9 @@ def find_problems(path: Path) -> list[Problem]:
 
 def write_counts_csv(counts: PrismaCounts, path: str | Path) -> None:
     """Final counts for the values registry: status reported / derived / NR."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     rank = {name: i for i, name in enumerate(ORDER)}
     rows = sorted(enumerate(counts.rows), key=lambda item: (rank.get(item[1].data, len(rank)), item[0]))
-    with path.open("w", encoding="utf-8", newline="") as handle:
+    with atomic_path(Path(path)) as partial, partial.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["data", "reason", "n", "status", "derivation", "source_quote"])
         for _, row in rows:
@@ -923,10 +922,9 @@ def draw_flow_diagram(counts: PrismaCounts, svg_path: str | Path) -> None:
             text(margin, height - margin - (len(footnote) - 1 - i + 0.5) * step, line, size=BODY_PT - 1,
                  ha="left", va="center_baseline", color="#333333")
 
-        svg_path = Path(svg_path)
-        svg_path.parent.mkdir(parents=True, exist_ok=True)
         # Creator names this script: the manuscript's caption links the figure to it.
-        fig.savefig(svg_path, format="svg", metadata={"Date": None, "Creator": "engine/prisma.py"})
+        with atomic_path(Path(svg_path)) as partial:
+            fig.savefig(partial, format="svg", metadata={"Date": None, "Creator": "engine/prisma.py"})
         plt.close(fig)
 
 

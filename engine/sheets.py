@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from engine.atomic import atomic_path
 from engine.bibtex import syntax_problems
 from engine.cells import (
     ASCII_INTEGER,
@@ -703,8 +704,7 @@ def write_validated(sheet: Sheet, out_path: Path, schema_dir: Path = SCHEMA_DIR)
     """Write the typed sheet as CSV: a numeric column's "NA" becomes an empty cell; text keeps "NA" as printed."""
     properties = load_schema(sheet.name, schema_dir)["properties"]
     numeric = {c for c in sheet.columns if _allowed_types(properties[c]) & {"integer", "number"}}
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(out_path, "w", newline="", encoding="utf-8") as handle:
+    with atomic_path(out_path) as partial, open(partial, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(sheet.columns)
         for row in sheet.rows:
