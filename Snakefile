@@ -19,7 +19,7 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 sys.path.insert(0, workflow.basedir)
-from engine.render import record_render_settings, render_inputs  # noqa: E402
+from engine.render import record_render_settings, render_inputs, split_unmade  # noqa: E402
 from engine.sheets import SHEET_DEPENDENCIES, SHEETS, format_problems, validate_all  # noqa: E402
 
 configfile: "config/config.yaml"
@@ -137,7 +137,7 @@ rule validate_sheet:
         "Validating {input.sheet} against {input.schema}"
     input:
         unpack(validation_inputs),
-        code="engine/sheets.py",
+        code=["engine/sheets.py", "engine/cells.py", "engine/bibtex.py", "engine/atomic.py"],
     output:
         report(
             f"{RESULTS}/validated/{{sheet}}.csv",
@@ -164,7 +164,7 @@ rule prisma:
         "Checking the PRISMA counts and drawing the flow diagram"
     input:
         sheet=f"{RAW}/prisma.csv",
-        code="engine/prisma.py",
+        code=["engine/prisma.py", "engine/cells.py", "engine/atomic.py"],
     output:
         svg=report(
             f"{RESULTS}/figures/prisma.svg",
@@ -314,7 +314,7 @@ rule table_view:
         "Writing the report's view of table {wildcards.table}"
     input:
         md=f"{RESULTS}/tables/{{table}}.md",
-        code=["engine/report_views.py", "engine/render.py"],
+        code=["engine/report_views.py", "engine/render.py", "engine/confinement.py"],
     output:
         report(
             f"{RESULTS}/report/tables/{{table}}.html",
@@ -336,10 +336,14 @@ def render_rule_inputs(wildcards):
     render's settings that are no file (the engine, the build stamp with its commit, date and tools),
     written to a file only when they change, so that a new commit or engine renders the paper again."""
     qmd = config["manuscript"]
-    settings = record_render_settings(Path(f"{RESULTS}/render-settings.txt"), Path(qmd), config["render_engine"])
+    # A path that no file and no rule provides (a typo in an include) would make Snakemake drop the render
+    # and keep the old paper as a source ("Nothing to be done", exit 0): it goes into the settings file
+    # instead, which reruns the render, and the render's lint fails naming the line.
+    read, unmade = split_unmade(render_inputs(Path(qmd)), lambda path: any(r.is_producer(path) for r in workflow.rules))
+    settings = record_render_settings(Path(f"{RESULTS}/render-settings.txt"), Path(qmd), config["render_engine"], unmade)
     return {
         "qmd": qmd,
-        "read": [path.as_posix() for path in render_inputs(Path(qmd))],
+        "read": [path.as_posix() for path in read],
         "settings": settings.as_posix(),
     }
 

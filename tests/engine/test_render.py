@@ -785,6 +785,8 @@ def test_a_title_naming_no_script_gives_no_tooltip(tmp_path: Path) -> None:
 RENDER_CODE_AND_TEMPLATES = (
     "engine/__init__.py",
     "engine/render.py",
+    "engine/atomic.py",
+    "engine/confinement.py",
     "engine/filters/quarto-subset.lua",
     "engine/templates/article.css",
     "engine/templates/article.html",
