@@ -19,7 +19,10 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 sys.path.insert(0, workflow.basedir)
+from engine.build_guard import BuildRunning, hold_build_lock, on_snakemake_error, recover  # noqa: E402
+from engine.build_guard import report_future_times, reset_future_times  # noqa: E402
 from engine.render import record_render_settings, render_inputs, split_unmade  # noqa: E402
+from engine.staleness import discard_replaced, report_rebuild, withdraw_before_rebuild  # noqa: E402
 from engine.sheets import SHEET_DEPENDENCIES, SHEETS, format_problems, validate_all  # noqa: E402
 
 configfile: "config/config.yaml"
@@ -67,14 +70,37 @@ def withdraw_stale_paper() -> None:
         Path("."),
         ["Snakefile", "_quarto.yml", "config/**/*.yaml", f"{RAW}/*", "manuscript/**/*", "engine/**/*.py", "scripts/**/*.py",
          "engine/**/*.lua", f"{RESULTS}/**/*"],
-        exclude_dirs=[LOGS],
+        exclude_dirs=[LOGS, f"{RESULTS}/report"],
     )
     message = report(withdraw_stale_outputs(Path(OUT), sources))
     if message:
         print(message, file=sys.stderr)
 
 
+# Before Snakemake reads any file (engine/build_guard.py): one build at a time (a second one stops here with
+# a message instead of an IncompleteFilesException), the locks and running jobs of a killed build cleared
+# (with --rerun-incomplete from profiles/default, a plain rerun recovers), and outputs dated in the future
+# set back so that Snakemake's mtime-then-checksum test sees an edit. Snakemake's onerror runs only when a
+# job fails: a failure before any job (a lock, incomplete files, an unwritable folder) withdraws the stale
+# paper through Snakemake's error event instead.
+if workflow.is_main_process:
+    try:
+        BUILD_LOCK = hold_build_lock(Path("."))
+    except BuildRunning as running:
+        raise WorkflowError(str(running)) from None
+    for line in [*recover(Path("."), BUILD_LOCK, [RESULTS, OUT]),
+                 report_future_times(reset_future_times(Path("."), [RESULTS, OUT]), Path("."))]:
+        if line:
+            print(line, file=sys.stderr)
+    on_snakemake_error(withdraw_stale_paper)
+
+
 onstart:
+    # Snakemake deletes a job's outputs before it runs it: the paper about to be rendered again is renamed
+    # *.STALE.* now, so that a failure (of the render or of any job before it) leaves it withdrawn, not lost.
+    rebuilt = [Path(f) for job in workflow.dag.needrun_jobs() for f in job.output]
+    if message := report_rebuild(withdraw_before_rebuild(Path(OUT), rebuilt)):
+        print(message, file=sys.stderr)
     # The gate: every input sheet (and the PRISMA counts and bibliography keys) is checked before any job
     # runs, so a bad cell stops the build here with one summary of every problem (file, row, column, value,
     # rule), and nothing is tabulated, drawn or rendered from data that failed. Each validate_sheet job
@@ -83,7 +109,6 @@ onstart:
     problems = validate_all(Path(RAW), Path(config["bibliography"]))
     if problems:
         print(format_problems(problems), file=sys.stderr)
-        withdraw_stale_paper()
         raise WorkflowError("The build stopped before any job ran: fix the problems listed above.")
 
 
@@ -102,6 +127,7 @@ def end_without_waiting_for_the_scheduler() -> None:
 
 
 onsuccess:
+    discard_replaced(Path(OUT))
     end_without_waiting_for_the_scheduler()
 
 
