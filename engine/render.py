@@ -1029,7 +1029,12 @@ def render_pdf_pandoc(job: Job) -> bytes:
         except ConfinementError as error:
             raise RenderError(f"typst for {job.qmd}: {error}") from error
         except typst.TypstError as error:
-            raise RenderError(f"typst failed for {job.qmd}:\n{error}") from error
+            # Named as the project's paths: the folder of copies is gone when the message is read.
+            message = str(error).replace(folder, str(root))
+            if "file not found" in message:
+                message += ("\nTypst reads only the files the render declares (the manuscript, its includes and "
+                            "images): a file read in a {=typst} block must be one of them")
+            raise RenderError(f"typst failed for {job.qmd}:\n{message}") from error
     for warning in warnings:
         print(f"typst warning: {warning}", file=sys.stderr)
     return pdf

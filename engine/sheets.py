@@ -377,8 +377,10 @@ def read_sheet(sheet: str, path: Path, schema: Mapping[str, Any] | None = None) 
         problems.append(Problem(name, None, None, None, "the file has a header but no records"))
     judge = _CellJudge(schema, present=stripped)
     # A repeated column name is a problem of the header; the rows are read with its first column only.
-    first = {column: index for index, column in reversed(list(enumerate(stripped))) if column in judge.properties}
-    columns = sorted(first.items(), key=lambda item: item[1])
+    columns: dict[str, int] = {}
+    for position, column in enumerate(stripped):
+        if column in judge.properties:
+            columns.setdefault(column, position)
     rows: list[Row] = []
     numbers: list[int] = []
     for index, record in enumerate(records[1:], start=2):
@@ -388,12 +390,13 @@ def read_sheet(sheet: str, path: Path, schema: Mapping[str, Any] | None = None) 
             problems.append(Problem(name, index, None, None, f"has {len(record)} fields, the header has {len(header)}"))
             continue
         row: Row = {}
-        cells = {column: record[position] for column, position in columns}
+        cells = {column: record[position] for column, position in columns.items()}
         for column, cell in cells.items():
             row[column], rules = judge.read(column, cell)
             if rules:
                 problems.extend(Problem(name, index, column, cell, rule) for rule in rules)
-        problems += (Problem(name, index, column, cell, rule) for column, cell, rule in judge.row_rules(row, cells))
+        for column, cell, rule in judge.row_rules(row, cells):
+            problems.append(Problem(name, index, column, cell, rule))
         rows.append(row)
         numbers.append(index)
     complete = len(rows) == sum(1 for record in records[1:] if any(cell.strip() for cell in record))

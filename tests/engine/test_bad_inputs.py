@@ -356,6 +356,20 @@ def test_bad_input_stops_the_build(case: Case, templates: dict[str, Path], tmp_p
         assert f"Withdrew _manuscript/{name}" in output
 
 
+@pytest.mark.slow
+def test_no_csv_the_build_writes_holds_a_spreadsheet_formula(reference_build: Build) -> None:
+    """The convention of engine/cells.py: text cells starting with = + - @ are refused in the sheets, and
+    nothing the pipeline derives starts with one, so no CSV it writes (the validated sheets the report
+    offers for download, prisma_counts.csv) needs escaping for a spreadsheet to open it safely."""
+    assert reference_build.result.returncode == 0, reference_build.log()
+    written = sorted((reference_build.project / "results").rglob("*.csv"))
+    assert {path.name for path in written} >= {"studies.csv", "prisma_counts.csv"}
+    number = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+    formulas = [(path.name, cell) for path in written for row in _read_rows(path) for cell in row
+                if cell[:1] in ("=", "+", "-", "@") and not number.match(cell)]
+    assert formulas == []
+
+
 # --- the same rules without a build (fast) -----------------------------------------------------------------
 
 

@@ -110,9 +110,11 @@ def test_outputs_dated_in_the_future_do_not_hide_a_data_edit(project: Path) -> N
             if path.is_file():
                 os.utime(path, (future, future))
     edit_year(project)
+    raw_times = {path: path.stat().st_mtime_ns for path in (project / "data" / "raw").iterdir()}
     result = build(project)
     assert result.returncode == 0, output_of(result)[-3000:]
     assert "were dated in the future" in output_of(result)
+    assert {path: path.stat().st_mtime_ns for path in (project / "data" / "raw").iterdir()} == raw_times
     assert year_in_table_1(project / "_manuscript" / "index.html") == "2015"
     # prisma.csv did not change: its job is not run again (Snakemake's recorded checksum says so).
     assert "Checking the PRISMA counts" not in output_of(result)
