@@ -88,11 +88,11 @@ if workflow.is_main_process:
         BUILD_LOCK = hold_build_lock(Path("."))
     except BuildRunning as running:
         raise WorkflowError(str(running)) from None
+    on_snakemake_error(withdraw_stale_paper)
     for line in [*recover(Path("."), BUILD_LOCK, [RESULTS, OUT]),
                  report_future_times(reset_future_times(Path("."), [RESULTS, OUT]), Path("."))]:
         if line:
             print(line, file=sys.stderr)
-    on_snakemake_error(withdraw_stale_paper)
 
 
 onstart:
