@@ -187,11 +187,13 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-def assert_no_half_written_output(project: Path) -> None:
-    partial = [path for folder in ("results", "_manuscript") for path in (project / folder).rglob("*.partial")]
-    assert partial == [], partial
+def assert_no_half_written_output(project: Path, partial_files_allowed: bool = False) -> None:
+    """Every figure at its output path is whole; with no job running, no partial write is left either."""
     for svg in (project / "results" / "figures").glob("*.svg"):
         ET.parse(svg)  # a truncated SVG is not well-formed XML
+    if not partial_files_allowed:
+        partial = [path for folder in ("results", "_manuscript") for path in (project / folder).rglob("*.partial")]
+        assert partial == [], partial
 
 
 @pytest.mark.parametrize("how", ["kill_9_snakemake_only", "ctrl_c"])
@@ -207,7 +209,8 @@ def test_a_plain_rerun_recovers_from_an_interrupted_build(project: Path, how: st
         else:
             os.kill(process.pid, signal.SIGKILL)  # the jobs it started go on, orphaned
         process.wait(timeout=120)
-        assert_no_half_written_output(project)
+        # Orphaned jobs may still be writing (beside their outputs, never into them).
+        assert_no_half_written_output(project, partial_files_allowed=how == "kill_9_snakemake_only")
         result = build(project)
         output = output_of(result)
         assert result.returncode == 0, output[-3000:]
