@@ -27,8 +27,17 @@ min_version("9.0")
 
 ENGINE_ROOT = workflow.basedir
 sys.path.insert(0, ENGINE_ROOT)
+from engine.build_guard import (  # noqa: E402
+    BuildRunning,
+    hold_build_lock,
+    on_snakemake_error,
+    recover,
+    report_future_times,
+    reset_future_times,
+)
 from engine.manifest import ManifestError, load_review  # noqa: E402
-from engine.render import record_render_settings, render_inputs  # noqa: E402
+from engine.render import record_render_settings, render_inputs, split_unmade  # noqa: E402
+from engine.staleness import discard_replaced, report_rebuild, withdraw_before_rebuild  # noqa: E402
 from engine.sheets import format_problems  # noqa: E402
 from engine.sources import python_sources  # noqa: E402
 from engine.validation import validate_all  # noqa: E402
@@ -122,7 +131,7 @@ def withdraw_stale_paper() -> None:
             "scripts/**/*.py",
             f"{RESULTS}/**/*",
         ],
-        exclude_dirs=[LOGS],
+        exclude_dirs=[LOGS, f"{RESULTS}/report"],
     ) + workflow_inputs(
         Path(ENGINE_ROOT),
         [
@@ -138,7 +147,32 @@ def withdraw_stale_paper() -> None:
         print(message, file=sys.stderr)
 
 
+# Before Snakemake reads any file (engine/build_guard.py): one build at a time (a second one stops here with
+# a message instead of an IncompleteFilesException), the locks and running jobs of a killed build cleared
+# (with --rerun-incomplete from profiles/default, a plain rerun recovers), and outputs dated in the future
+# set back so that Snakemake's mtime-then-checksum test sees an edit. Snakemake's onerror runs only when a
+# job fails: a failure before any job (a lock, incomplete files, an unwritable folder) withdraws the stale
+# paper through Snakemake's error event instead.
+if workflow.is_main_process:
+    try:
+        BUILD_LOCK = hold_build_lock(Path("."))
+    except BuildRunning as running:
+        raise WorkflowError(str(running)) from None
+    on_snakemake_error(withdraw_stale_paper)
+    for line in [
+        *recover(Path("."), BUILD_LOCK, [RESULTS, OUT]),
+        report_future_times(reset_future_times(Path("."), [RESULTS, OUT]), Path(".")),
+    ]:
+        if line:
+            print(line, file=sys.stderr)
+
+
 onstart:
+    # Snakemake deletes a job's outputs before it runs it: the paper about to be rendered again is renamed
+    # *.STALE.* now, so that a failure (of the render or of any job before it) leaves it withdrawn, not lost.
+    rebuilt = [Path(f) for job in workflow.dag.needrun_jobs() for f in job.output]
+    if message := report_rebuild(withdraw_before_rebuild(Path(OUT), rebuilt)):
+        print(message, file=sys.stderr)
     # The gate: every input sheet (and the PRISMA counts and bibliography keys) is checked before any job
     # runs, so a bad cell stops the build here with one summary of every problem (file, row, column, value,
     # rule), and nothing is tabulated, drawn or rendered from data that failed. Each validate_sheet job
@@ -147,7 +181,6 @@ onstart:
     problems = validate_all(REVIEW)
     if problems:
         print(format_problems(problems), file=sys.stderr)
-        withdraw_stale_paper()
         raise WorkflowError(
             "The build stopped before any job ran: fix the problems listed above."
         )
@@ -168,6 +201,7 @@ def end_without_waiting_for_the_scheduler() -> None:
 
 
 onsuccess:
+    discard_replaced(Path(OUT))
     end_without_waiting_for_the_scheduler()
 
 
@@ -461,12 +495,19 @@ def render_rule_inputs(wildcards):
     written to a file only when they change, so that a new commit or engine renders the paper again.
     """
     qmd = config["manuscript"]
+    # A path that no file and no rule provides (a typo in an include) would make Snakemake drop the render
+    # and keep the old paper as a source ("Nothing to be done", exit 0): it goes into the settings file
+    # instead, which reruns the render, and the render's lint fails naming the line.
+    read, unmade = split_unmade(
+        [Path(os.path.relpath(path)) for path in render_inputs(Path(qmd))],
+        lambda path: any(r.is_producer(path) for r in workflow.rules),
+    )
     settings = record_render_settings(
-        Path(f"{RESULTS}/render-settings.txt"), Path(qmd), config["render_engine"]
+        Path(f"{RESULTS}/render-settings.txt"), Path(qmd), config["render_engine"], unmade
     )
     return {
         "qmd": qmd,
-        "read": [os.path.relpath(path) for path in render_inputs(Path(qmd))],
+        "read": [path.as_posix() for path in read],
         "settings": settings.as_posix(),
     }
 

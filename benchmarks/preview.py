@@ -25,8 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.live_preview import headless_chromium, page_text, running_preview, wait_for
-from tests.project_copy import copy_project
+from tests.live_preview import headless_chromium, page_text, running_preview, wait_for  # noqa: E402
+from tests.project_copy import copy_project  # noqa: E402
 
 TARGET_SECONDS = 1.5
 BUILT = re.compile(

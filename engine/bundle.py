@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -36,6 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pypdf
+
+from engine.atomic import atomic_path
 
 OUTPUTS = ("_manuscript/index.html", "_manuscript/index.pdf", "results/values.yml")
 LOCKS = ("requirements/paper.txt", "requirements/test.txt", "environment.yml")
@@ -73,9 +76,21 @@ def _git(root: Path, *args: str) -> str:
 
 
 def tracked_files(root: Path) -> list[str]:
-    """The files git tracks under ``root`` that exist in the working tree, sorted."""
+    """The files (and symbolic links to files) git tracks under ``root`` that exist in the working tree, sorted."""
     names = _git(root, "ls-files", "-z").split("\0")
     return sorted(name for name in names if name and (root / name).is_file())
+
+
+def links_out_of(root: Path, names: Sequence[str]) -> list[tuple[str, Path]]:
+    """The symbolic links among ``names`` that lead out of ``root``, with where they lead.
+
+    Zipped as regular files, they would publish the file they point to (a tracked ``data/raw/notes.csv ->
+    /etc/passwd`` would put the machine's password file in the bundle); links inside the project are
+    stored as links, as git stores them.
+    """
+    resolved_root = root.resolve()
+    return [(name, (root / name).resolve()) for name in names
+            if (root / name).is_symlink() and not (root / name).resolve().is_relative_to(resolved_root)]
 
 
 def render_engine(html: str) -> str:
@@ -202,16 +217,20 @@ def _zip_time(epoch: int) -> tuple[int, int, int, int, int, int]:
 def write_zip(out: Path, entries: Mapping[str, bytes | Path], epoch: int) -> None:
     """Write ``entries`` (archive name -> bytes, or a file to copy) as a deterministic zip."""
     date_time = _zip_time(epoch)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(out, "w") as archive:
+    with atomic_path(out) as partial, zipfile.ZipFile(partial, "w") as archive:
         for name in sorted(entries):
             content = entries[name]
-            executable = isinstance(content, Path) and content.stat().st_mode & 0o111
             info = zipfile.ZipInfo(name, date_time=date_time)
             info.create_system = 3  # Unix, so that the permissions below are honoured
-            info.external_attr = (0o100755 if executable else 0o100644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            data = content.read_bytes() if isinstance(content, Path) else content
+            if isinstance(content, Path) and content.is_symlink():
+                # A link is stored as a link (its target path as the entry's data), never followed.
+                info.external_attr = 0o120777 << 16
+                data = os.readlink(content).encode("utf-8")
+            else:
+                executable = isinstance(content, Path) and content.stat().st_mode & 0o111
+                info.external_attr = (0o100755 if executable else 0o100644) << 16
+                data = content.read_bytes() if isinstance(content, Path) else content
             archive.writestr(info, data, compresslevel=9)
 
 
@@ -222,6 +241,12 @@ def write_bundle(root: Path, out: Path) -> Path:
     if missing:
         raise BundleError(f"not built yet (run snakemake --cores 4): {', '.join(missing)}")
     sources = tracked_files(root)
+    escaping = links_out_of(root, [*sources, *OUTPUTS])
+    if escaping:
+        listing = ", ".join(f"{name} -> {target}" for name, target in escaping)
+        raise BundleError(f"symbolic links out of the project ({listing}): the bundle would publish the files "
+                          "they point to. Replace each link by a copy of the file if it belongs to the review, or "
+                          "remove it (git rm)")
     absent = [
         name for name in (*LOCKS, "data/raw") if not any(s == name or s.startswith(f"{name}/") for s in sources)
     ]

@@ -30,6 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 from matplotlib.transforms import blended_transform_factory
 
+from engine.atomic import atomic_path
 from engine.meta_analysis import (
     GLMMResult,
     MetaAnalysis,
@@ -369,11 +370,10 @@ def forest_plot(
             fig.text(0.015, 1.0 - 0.22 / fig_h, title, fontsize=11, fontweight="bold", va="top", color=_INK,
                      parse_math=False)
 
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        svg = out.with_suffix(".svg")
+        svg = Path(path).with_suffix(".svg")
         # Creator names this script: the manuscript's caption links the figure to it.
-        fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": "engine/forest_plot.py"})
+        with atomic_path(svg) as partial:
+            fig.savefig(partial, format="svg", metadata={"Date": None, "Creator": "engine/forest_plot.py"})
     return svg
 
 

@@ -57,6 +57,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from engine import atomic
 from engine.tables import Column, TableSpec, include_file
 from engine.values import Value, count, read_displays
 
@@ -252,8 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not c.as_expected:
             print(f"ledger: {c.claim.claim_id} is {c.found_class}, claims.csv expects {c.claim.expected_class}"
                   f" (published {c.claim.published!r}, recomputed {c.recomputed!r})", file=sys.stderr)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(include_file(ledger_table(classified)), encoding="utf-8")
+    atomic.write_text(args.out, include_file(ledger_table(classified)))
     counts = ledger_counts(classified)
     print("ledger: " + ", ".join(f"{counts[name]} {name}" for name in (*CLASSES, "total")) + f" -> {args.out}")
     return 0

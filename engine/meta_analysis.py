@@ -481,15 +481,32 @@ def _back_transform(measure: Measure, y: ArrayLike, totals: Sequence[int]) -> Fl
 # --------------------------------------------------------------------------
 
 
-def _fe_fit(y: FloatArray, v: FloatArray, X: FloatArray, tau2: float) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Weighted least squares: coefficients, their covariance, the matrix P."""
+@dataclass(frozen=True)
+class _WLSFit:
+    """A weighted least-squares fit with weights 1 / (v + tau^2), and what the tau^2 estimators need of
+    the matrix P = W - W X (X'WX)^-1 X'W: P y and the trace of P.
+
+    P is k x k (a review of 100,000 studies would need 75 GiB for it); both are computed from p-sized
+    sums instead: P y = W (y - X b), and tr(P) = sum(w) - tr((X'WX)^-1 X'W^2 X). Memory grows
+    linearly with the studies.
+    """
+
+    b: FloatArray
+    vb: FloatArray
+    py: FloatArray
+    trace_p: float
+
+
+def _fe_fit(y: FloatArray, v: FloatArray, X: FloatArray, tau2: float) -> _WLSFit:
+    """Weighted least squares: coefficients, their covariance, P y and tr(P) (see _WLSFit)."""
     w = 1.0 / (v + tau2)
     XtW = X.T * w
     vb = np.linalg.inv(XtW @ X)
     b = vb @ (XtW @ y)
-    W = np.diag(w)
-    P = W - XtW.T @ vb @ XtW
-    return b, vb, P
+    py = w * (y - X @ b)
+    # tr(vb A) for symmetric vb and A = X'W^2X is the sum of their elementwise product.
+    trace_p = float(np.sum(w) - np.sum(vb * ((X.T * w**2) @ X)))
+    return _WLSFit(b, vb, py, trace_p)
 
 
 def _tau2_dl(y: FloatArray, v: FloatArray, X: FloatArray) -> float:
@@ -498,9 +515,9 @@ def _tau2_dl(y: FloatArray, v: FloatArray, X: FloatArray) -> float:
     k, p = X.shape
     if k <= p:
         return 0.0
-    _, _, P = _fe_fit(y, v, X, 0.0)
-    qe = float(y @ P @ y)
-    return max(0.0, (qe - (k - p)) / float(np.trace(P)))
+    fit = _fe_fit(y, v, X, 0.0)
+    qe = float(y @ fit.py)
+    return max(0.0, (qe - (k - p)) / fit.trace_p)
 
 
 def _tau2_reml(y: FloatArray, v: FloatArray, X: FloatArray) -> float:
@@ -515,9 +532,8 @@ def _tau2_reml(y: FloatArray, v: FloatArray, X: FloatArray) -> float:
         return 0.0
 
     def score(t2: float) -> float:
-        _, _, P = _fe_fit(y, v, X, t2)
-        Py = P @ y
-        return 0.5 * (float(Py @ Py) - float(np.trace(P)))
+        fit = _fe_fit(y, v, X, t2)
+        return 0.5 * (float(fit.py @ fit.py) - fit.trace_p)
 
     if score(0.0) <= 0.0:
         return 0.0
@@ -558,8 +574,8 @@ def pool(effects: EffectSizes, method: Method = "REML", level: float = 0.95) -> 
     q_p = float(stats.chi2.sf(q, df)) if df > 0 else float("nan")
 
     tau2 = _tau2(method, y, v, X)
-    b, vb, _ = _fe_fit(y, v, X, tau2)
-    mu, se = float(b[0]), float(np.sqrt(vb[0, 0]))
+    fit = _fe_fit(y, v, X, tau2)
+    mu, se = float(fit.b[0]), float(np.sqrt(fit.vb[0, 0]))
     w = 1.0 / (v + tau2)
 
     if df == 0:
@@ -1046,7 +1062,8 @@ def subgroup_test(
             y = np.asarray(es.yi)
             v = np.asarray(es.vi)
             tau2 = _tau2(method, y, v, X)
-            b, vb, _ = _fe_fit(y, v, X, tau2)
+            fit = _fe_fit(y, v, X, tau2)
+            b, vb = fit.b, fit.vb
         bg = b[1:]
         q = float(bg @ np.linalg.solve(vb[1:, 1:], bg))
     else:

@@ -70,7 +70,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import re
 import sys
 import textwrap
@@ -78,6 +77,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
+
+from engine.atomic import atomic_path
+from engine.cells import ASCII_INTEGER, character_problem, formula_problem, non_ascii_digits, read_records
 
 if TYPE_CHECKING:
     from engine.sheets import Problem
@@ -136,12 +138,14 @@ ORDER = (
 class PrismaSheetError(ValueError):
     """The sheet is malformed (unknown field, bad status, typed-in derived value...).
 
-    ``row`` is the spreadsheet row at fault (header = 1), when one row is.
+    ``row`` is the spreadsheet row at fault (header = 1), when one row is, and ``column`` its column, when
+    one cell is.
     """
 
-    def __init__(self, message: str, row: int | None = None):
+    def __init__(self, message: str, row: int | None = None, column: str | None = None):
         super().__init__(message)
         self.row = row
+        self.column = column
 
 
 class PrismaArithmeticError(ValueError):
@@ -242,16 +246,29 @@ class Resolution:
 
 
 def _parse_n(raw: str, where: str) -> int | None:
-    raw = raw.strip()
+    """A count as typed: empty, or the digits 0-9 (engine/cells.py: no spaces, underscores or other digits)."""
     if raw == "":
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise PrismaSheetError(f"{where}: n must be an integer or empty, got {raw!r}") from None
+    if raw != raw.strip():
+        raise PrismaSheetError(f"{where}: n {raw!r} has leading or trailing spaces: delete them", column="n")
+    if not ASCII_INTEGER.match(raw):
+        digit = non_ascii_digits(raw)
+        hint = f" ({raw!r} has digits other than 0-9: {digit}; type it with 0-9)" if digit else ""
+        raise PrismaSheetError(f"{where}: n must be an integer or empty, got {raw!r}{hint}", column="n")
+    value = int(raw)
     if value < 0:
-        raise PrismaSheetError(f"{where}: n must not be negative, got {value}")
+        raise PrismaSheetError(f"{where}: n must not be negative, got {value}", column="n")
     return value
+
+
+def _check_text(raw: Mapping[str, str], where: str) -> None:
+    """The text cells hold no control or invisible character, and no text reads as a spreadsheet formula."""
+    for column in SHEET_COLUMNS:
+        if column == "n":
+            continue
+        problem = character_problem(raw[column]) or formula_problem(raw[column].strip())
+        if problem:
+            raise PrismaSheetError(f"{where}: {column} {problem}", column=column)
 
 
 def _check_row(row: Count, where: str) -> None:
@@ -280,33 +297,50 @@ def _check_row(row: Count, where: str) -> None:
 
 
 def load_prisma(path: str | Path) -> PrismaCounts:
-    """Read the PRISMA sheet, keeping reported and NR apart; raise PrismaSheetError if malformed."""
+    """Read the PRISMA sheet, keeping reported and NR apart; raise PrismaSheetError if malformed.
+
+    Read strictly: the header is exactly the sheet's columns and every row has one field per column, so
+    that a trailing comma or an unquoted comma in a cell stops the build instead of dropping text.
+    """
     path = Path(path)
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in SHEET_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise PrismaSheetError(f"{path}: missing columns {missing}")
-        rows: list[Count] = []
-        seen: set[Key] = set()
-        for line_no, raw in enumerate(reader, start=2):
-            where = f"{path}:{line_no}"
-            try:
-                row = Count(
-                    data=(raw["data"] or "").strip(),
-                    n=_parse_n(raw["n"] or "", where),
-                    status=(raw["status"] or "").strip(),  # type: ignore[arg-type]
-                    reason=(raw["reason"] or "").strip(),
-                    source_quote=raw["source_quote"] or "",
-                    note=raw["note"] or "",
-                )
-                _check_row(row, where)
-                if row.key in seen:
-                    raise PrismaSheetError(f"{where}: duplicate row for {row.data} {row.reason!r}".rstrip())
-            except PrismaSheetError as error:
-                raise PrismaSheetError(str(error), row=line_no) from None
-            seen.add(row.key)
-            rows.append(row)
+    records = list(read_records(path.read_text(encoding="utf-8")))
+    header = [column.strip() for column in records[0]] if records else []
+    missing = [c for c in SHEET_COLUMNS if c not in header]
+    if missing:
+        raise PrismaSheetError(f"{path}: missing columns {missing}", row=1)
+    unknown = [c for c in header if c not in SHEET_COLUMNS or header.count(c) > 1]
+    if unknown:
+        raise PrismaSheetError(
+            f"{path}: unknown or repeated columns {unknown} (the header is {', '.join(SHEET_COLUMNS)}; "
+            "a trailing comma makes an empty column)", row=1)
+    rows: list[Count] = []
+    seen: set[Key] = set()
+    for line_no, record in enumerate(records[1:], start=2):
+        where = f"{path}:{line_no}"
+        if not any(cell.strip() for cell in record):
+            continue
+        try:
+            if len(record) != len(header):
+                raise PrismaSheetError(
+                    f"{where}: has {len(record)} fields, the header has {len(header)}: quote a cell that holds a "
+                    "comma, and end no row with a comma")
+            raw = dict(zip(header, record))
+            _check_text(raw, where)
+            row = Count(
+                data=raw["data"].strip(),
+                n=_parse_n(raw["n"], where),
+                status=raw["status"].strip(),  # type: ignore[arg-type]
+                reason=raw["reason"].strip(),
+                source_quote=raw["source_quote"],
+                note=raw["note"],
+            )
+            _check_row(row, where)
+            if row.key in seen:
+                raise PrismaSheetError(f"{where}: duplicate row for {row.data} {row.reason!r}".rstrip())
+        except PrismaSheetError as error:
+            raise PrismaSheetError(str(error), row=line_no, column=error.column) from None
+        seen.add(row.key)
+        rows.append(row)
     counts = PrismaCounts(tuple(rows))
     absent = [f for f in REQUIRED_FIELDS if counts.get(f) is None]
     if absent:
@@ -531,7 +565,7 @@ def validated_counts(path: str | Path) -> Resolution:
 def find_problems(path: Path) -> list[Problem]:
     """Every reason the sheet cannot be used, in the validation format (file, row, column, value, rule).
 
-    This is how the PRISMA sheet joins the one summary of ``python -m engine.sheets check``: encoding,
+    This is how the PRISMA sheet joins the one summary of ``python -m engine.validation check``: encoding,
     a malformed row (the first one found) or every failing identity, each placed on the row of the count it
     is about.
     """
@@ -547,9 +581,12 @@ def find_problems(path: Path) -> list[Problem]:
         resolution = resolve(load_prisma(path))
     except PrismaSheetError as error:
         rule = str(error).removeprefix(f"{path}:{error.row}: ").removeprefix(f"{path}: ")
-        return [Problem(name, error.row, None, None, rule)]
-    cells = {((r.get("data") or "").strip(), (r.get("reason") or "").strip()): (number, (r.get("n") or "").strip())
-             for number, r in enumerate(csv.DictReader(io.StringIO(text, newline="")), start=2)}
+        return [Problem(name, error.row, error.column, None, rule)]
+    records = list(read_records(text))
+    header = [column.strip() for column in records[0]]
+    at = {column: header.index(column) for column in ("data", "reason", "n")}
+    cells = {(r[at["data"]].strip(), r[at["reason"]].strip()): (number, r[at["n"]])
+             for number, r in enumerate(records[1:], start=2) if any(cell.strip() for cell in r)}
     found = []
     for key, error in zip(resolution.error_keys, resolution.errors, strict=True):
         row, n = cells[key]
@@ -559,11 +596,9 @@ def find_problems(path: Path) -> list[Problem]:
 
 def write_counts_csv(counts: PrismaCounts, path: str | Path) -> None:
     """Final counts for the values registry: status reported / derived / NR."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     rank = {name: i for i, name in enumerate(ORDER)}
     rows = sorted(enumerate(counts.rows), key=lambda item: (rank.get(item[1].data, len(rank)), item[0]))
-    with path.open("w", encoding="utf-8", newline="") as handle:
+    with atomic_path(Path(path)) as partial, partial.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["data", "reason", "n", "status", "derivation", "source_quote"])
         for _, row in rows:
@@ -888,10 +923,9 @@ def draw_flow_diagram(counts: PrismaCounts, svg_path: str | Path) -> None:
             text(margin, height - margin - (len(footnote) - 1 - i + 0.5) * step, line, size=BODY_PT - 1,
                  ha="left", va="center_baseline", color="#333333")
 
-        svg_path = Path(svg_path)
-        svg_path.parent.mkdir(parents=True, exist_ok=True)
         # Creator names this script: the manuscript's caption links the figure to it.
-        fig.savefig(svg_path, format="svg", metadata={"Date": None, "Creator": "engine/prisma.py"})
+        with atomic_path(Path(svg_path)) as partial:
+            fig.savefig(partial, format="svg", metadata={"Date": None, "Creator": "engine/prisma.py"})
         plt.close(fig)
 
 

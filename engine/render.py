@@ -47,13 +47,17 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
+
+from engine import atomic
+from engine.confinement import ConfinementError, html_resources, path_problem, typst_root
 
 # libyaml's loader (in the PyYAML wheels): the pure-Python one was a visible part of every build's start.
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -67,7 +71,7 @@ HTML_TEMPLATE = TEMPLATES / "article.html"
 HTML_STYLESHEETS = (TEMPLATES / "article.css", TEMPLATES / "values.css")
 TYPST_TEMPLATE = TEMPLATES / "article.typ"
 # The render's own Python code: a change to it changes the outputs like a change to the text.
-RENDER_CODE = (REPO_ROOT / "engine" / "__init__.py", REPO_ROOT / "engine" / "render.py")
+RENDER_CODE = tuple(REPO_ROOT / "engine" / name for name in ("__init__.py", "render.py", "atomic.py", "confinement.py"))
 # Written by engine/bundle.py into a reproducibility bundle, which has no .git:
 # its table names the commit, the uncommitted changes and the SOURCE_DATE_EPOCH
 # of the build, so that a rebuild from the bundle stamps the same commit.
@@ -128,6 +132,10 @@ RENDER_INFO_KEY = "render-info"
 # ASCII punctuation: Pandoc's Markdown takes each backslash-escaped one literally (all_symbols_escapable).
 MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 PANDOC_WARNING = re.compile(r"^\[WARNING\]", re.MULTILINE)
+
+
+# Checks a path written in the sources (and the kind of reference, for the message): why it cannot be read.
+Locator = Callable[[str, str], "str | None"]
 
 
 class RenderError(Exception):
@@ -396,25 +404,26 @@ def write_render_meta(config: ProjectConfig, stamp: BuildStamp | None = None) ->
     path = render_meta_path(config)
     text = render_meta_text(stamp or build_stamp(config), config)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        atomic.write_text(path, text)
     return path
 
 
-def record_render_settings(path: Path, qmd: Path, engine: str) -> Path:
+def record_render_settings(path: Path, qmd: Path, engine: str, unmade: Sequence[Path] = ()) -> Path:
     """Write what a render of ``qmd`` depends on besides its sources, where it changes without them.
 
     That is the engine, written to ``path``, and the build stamp, which changes with a commit or a tool
     upgrade, written to the project's ``render-meta.yml`` (:func:`write_render_meta`). The Snakefile makes
     both files inputs of the render, so a new stamp or engine renders the paper again; unchanged settings
     leave the files and their modification times alone. (Snakemake ``params`` would do the same, but
-    tracked params make Snakemake import pandas on every call, a no-op included.) Returns ``path``.
+    tracked params make Snakemake import pandas on every call, a no-op included.) The paths the sources
+    name that no file or rule provides (``unmade``, see :func:`split_unmade`) are written there too, so
+    that a path that cannot be read renders the paper again and its lint names the line. Returns ``path``.
     """
     write_render_meta(load_config(find_project_root(qmd)))
     text = f"engine: {engine}\n"
+    text += "".join(f"named by the sources, but no file and no rule: {path.as_posix()}\n" for path in unmade)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        atomic.write_text(path, text)
     return path
 
 
@@ -426,6 +435,20 @@ def absent_values(metadata_files: Iterable[Path]) -> dict[str, str]:
             data = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER) or {}
             absent.update({str(key): str(reason) for key, reason in (data.get("v_absent") or {}).items()})
     return absent
+
+
+def split_unmade(inputs: Iterable[Path], can_make: Callable[[str], bool]) -> tuple[list[Path], list[Path]]:
+    """The render's inputs that exist or that a rule makes (``can_make``), and the others.
+
+    An include or image path with a typo names a file that nothing makes. Declared as an input, it would
+    make Snakemake drop the render and keep an existing paper as if it were a source ("Nothing to be
+    done", exit 0): such a path is recorded in the render's settings instead (see
+    :func:`record_render_settings`), so that the render runs and its lint names the line.
+    """
+    made, unmade = [], []
+    for path in inputs:
+        (made if path.exists() or can_make(path.as_posix()) else unmade).append(path)
+    return made, unmade
 
 
 def value_keys(metadata_files: Iterable[Path]) -> set[str]:
@@ -539,9 +562,11 @@ def expand_includes(qmd: Path, root: Path) -> tuple[list[SourceLine], list[Probl
                 problems.append(
                     Problem(path, number, "include shortcode must be surrounded by blank lines", "include")
                 )
+            written = match["dq"] or match["sq"] or match["bare"]
+            unreadable = path_problem(written, _project_file(written, qmd.parent, root), root, "included file")
             target = _include_target(match, qmd.parent, root).resolve()
-            if not target.is_file():
-                problems.append(Problem(path, number, f"included file not found: {target}", "include"))
+            if unreadable:
+                problems.append(Problem(path, number, unreadable, "include"))
             elif target in stack:
                 problems.append(Problem(path, number, f"include cycle through {target}", "include"))
             else:
@@ -650,10 +675,12 @@ def _attr_tokens(attrs: str) -> list[str]:
 class _Checker:
     """Collects subset problems over the include-expanded source lines."""
 
-    def __init__(self, known_keys: set[str], bib_keys: set[str], absent: Mapping[str, str] | None = None) -> None:
+    def __init__(self, known_keys: set[str], bib_keys: set[str], locate: Locator | None = None,
+                 absent: Mapping[str, str] | None = None) -> None:
         self.known_keys = known_keys
         self.absent = dict(absent or {})
         self.bib_keys = bib_keys
+        self.locate = locate
         self.problems: list[Problem] = []
         self.ids: dict[str, SourceLine] = {}
         self.unnumbered: set[str] = set()
@@ -669,13 +696,24 @@ class _Checker:
             if FRONT_MATTER_BUILD.match(where.text):
                 self.report(where, "front matter `build`: the render writes the build stamp", "front-matter")
         texts = [line.text for line in lines[body_start:]]
+        raw_format = None
         for where, (info, state) in zip(lines[body_start:], _fenced(texts), strict=True):
             if state == "open":
                 self._fence_info(where, info or "")
+                raw = RAW_INFO.match(info or "")
+                raw_format = raw["format"] if raw else None
             elif state is None:
                 self._text_line(where)
+            elif state == "inside" and raw_format == "html" and self.locate:
+                for resource in html_resources(where.text):
+                    self._locate(where, resource, "raw HTML resource", "image")
         self._resolve_refs()
         return self.problems
+
+    def _locate(self, where: SourceLine, written: str, what: str, rule: str) -> None:
+        problem = self.locate(written, what) if self.locate else None
+        if problem:
+            self.report(where, problem, rule)
 
     @staticmethod
     def _front_matter_end(lines: Sequence[SourceLine]) -> int:
@@ -709,6 +747,8 @@ class _Checker:
         for image in IMAGE.finditer(text):
             if URL.match(image["src"]) or image["src"].startswith("data:"):
                 self.report(where, f"image {image['src']} is not a local file", "image")
+            else:
+                self._locate(where, image["src"], "image", "image")
         self._attributes(where, text)
         text = LINK_TARGET.sub(lambda m: "](" + " " * len(m["target"]) + ")", text)
         self._citations(where, URL.sub(_blank, text))
@@ -853,9 +893,16 @@ class _Checker:
 
 
 def check_source(lines: Sequence[SourceLine], known_keys: set[str], bib_keys: set[str],
-                 absent: Mapping[str, str] | None = None) -> list[Problem]:
-    """Subset problems of already include-expanded source lines."""
-    return _Checker(set(known_keys), set(bib_keys), absent).check(lines)
+                 locate: Locator | None = None, absent: Mapping[str, str] | None = None) -> list[Problem]:
+    """Subset problems of already include-expanded source lines; ``locate`` checks the files they name."""
+    return _Checker(set(known_keys), set(bib_keys), locate, absent).check(lines)
+
+
+def file_locator(qmd: Path, root: Path) -> Locator:
+    """Checks a path written in ``qmd`` or its includes (Quarto resolves them against ``qmd``'s folder)."""
+    def locate(written: str, what: str) -> str | None:
+        return path_problem(written, _project_file(written, qmd.parent, root), root, what)
+    return locate
 
 
 def lint_manuscript(qmd_path: Path, known_keys: Iterable[str], bib_keys: Iterable[str]) -> list[Problem]:
@@ -873,7 +920,8 @@ def lint_manuscript(qmd_path: Path, known_keys: Iterable[str], bib_keys: Iterabl
     except RenderError:
         root = qmd_path.resolve().parent
     lines, problems = expand_includes(qmd_path, root)
-    return _in_source_order(problems + check_source(lines, set(known_keys), set(bib_keys)))
+    locate = file_locator(qmd_path.resolve(), root)
+    return _in_source_order(problems + check_source(lines, set(known_keys), set(bib_keys), locate))
 
 
 def _in_source_order(problems: Iterable[Problem]) -> list[Problem]:
@@ -954,7 +1002,7 @@ def prepare(qmd: Path, output_dir: Path | None = None) -> Job:
     write_render_meta(config, stamp)
     lines, problems = expand_includes(qmd, root)
     problems += check_source(lines, value_keys(config.metadata_files), bibliography_keys(config.bibliography),
-                             absent_values(config.metadata_files))
+                             file_locator(qmd, root), absent_values(config.metadata_files))
     _raise_problems(_in_source_order(problems))
     epoch = epoch_of(stamp.revision)
     return Job(
@@ -1038,12 +1086,23 @@ def render_pdf_pandoc(job: Job) -> bytes:
             f"--metadata=typst-root-prefix={job.qmd.parent.relative_to(root).as_posix()}",
         ],
     )
-    try:
-        pdf, warnings = typst.compile_with_warnings(
-            typst_source, root=str(root), ignore_system_fonts=True, timestamp=job.epoch
-        )
-    except typst.TypstError as error:
-        raise RenderError(f"typst failed for {job.qmd}:\n{error}") from error
+    # Typst reads below its root, by paths its code may compute: the root is a folder of the declared
+    # inputs only (engine/confinement.py), so that nothing else can reach the PDF.
+    with tempfile.TemporaryDirectory(prefix="typst-root-") as folder:
+        try:
+            sandbox = typst_root(root, render_inputs(job.qmd), Path(folder))
+            pdf, warnings = typst.compile_with_warnings(
+                typst_source, root=str(sandbox), ignore_system_fonts=True, timestamp=job.epoch
+            )
+        except ConfinementError as error:
+            raise RenderError(f"typst for {job.qmd}: {error}") from error
+        except typst.TypstError as error:
+            # Named as the project's paths: the folder of copies is gone when the message is read.
+            message = str(error).replace(folder, str(root))
+            if "file not found" in message:
+                message += ("\nTypst reads only the files the render declares (the manuscript, its includes and "
+                            "images): a file read in a {=typst} block must be one of them")
+            raise RenderError(f"typst failed for {job.qmd}:\n{message}") from error
     for warning in warnings:
         print(f"typst warning: {warning}", file=sys.stderr)
     return pdf
@@ -1059,9 +1118,8 @@ def render_pandoc(job: Job) -> tuple[Path, Path]:
         html_future = pool.submit(render_html_pandoc, job)
         pdf_future = pool.submit(render_pdf_pandoc, job)
         html, pdf = html_future.result(), pdf_future.result()
-    job.output_dir.mkdir(parents=True, exist_ok=True)
-    job.html.write_bytes(html)
-    job.pdf.write_bytes(pdf)
+    atomic.write_bytes(job.html, html)
+    atomic.write_bytes(job.pdf, pdf)
     return job.html, job.pdf
 
 

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from engine import atomic
 from engine.render import pandoc_executable
 
 
@@ -59,8 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RuntimeError as error:
         print(f"report_views: {error}", file=sys.stderr)
         return 1
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(page, encoding="utf-8")
+    atomic.write_text(args.out, page)
     print(f"wrote {args.out}")
     return 0
 

@@ -142,8 +142,8 @@ def _holds(cell: Any, expected: Any) -> bool | None:
         return known(cell)
     if expected == "not NA":
         return cell != NOT_AVAILABLE
-    if cell == NOT_AVAILABLE:
-        return None
+    if cell == NOT_AVAILABLE or (known(expected) and not known(cell)):
+        return None  # missing, or not a number where one is expected (the schema's problem): nothing to judge
     return cell == expected
 
 

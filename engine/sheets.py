@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import io
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -26,6 +25,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+
+from engine.atomic import atomic_path
+from engine.bibtex import syntax_problems
+from engine.cells import (
+    ASCII_INTEGER,
+    ASCII_NUMBER,
+    character_problem,
+    formula_problem,
+    non_ascii_digits,
+    read_records,
+)
 
 if TYPE_CHECKING:
     import pandas
@@ -51,8 +61,6 @@ _SPREADSHEET_DATE = re.compile(
     r"|\d{1,2}/\d{1,2}/\d{2,4}"
     r"|\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?)$"
 )
-_INTEGER = re.compile(r"^[+-]?\d+$")
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _BIB_KEY = re.compile(r"^\s*@\w+\s*\{\s*([^,\s]+)\s*,", re.MULTILINE)
 
 
@@ -144,23 +152,34 @@ def bib_keys_or_problem(bib_path: Path) -> tuple[frozenset[str] | None, list[Pro
     if not bib_path.is_file():
         return None, [Problem(str(bib_path), None, None, None, "the bibliography does not exist")]
     try:
-        return read_bib_keys(bib_path), []
+        text = bib_path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         data = bib_path.read_bytes()
         line = data[: error.start].count(b"\n") + 1
         shown = data.splitlines()[line - 1].decode("utf-8", errors="replace").strip()
         return None, [Problem(str(bib_path), line, None, shown,
                               f"bytes that are not UTF-8 (0x{data[error.start]:02X}): save the file as UTF-8")]
+    # Pandoc reads the file only in the render, the build's last job, and reports a brace left open at the
+    # entry after it: the syntax is checked here, before any job, at the entry that breaks it.
+    broken = [Problem(str(bib_path), problem.line, None, None,
+                      f"{problem.what}: fix the entry (@type{{key, field = {{value}}, ...}})")
+              for problem in syntax_problems(text)]
+    return frozenset(_BIB_KEY.findall(text)), broken
 
 
 # --- reading -------------------------------------------------------------------------------------------
 
 
 def decode_sheet(path: Path, data: bytes) -> tuple[str | None, list[Problem]]:
-    """The text of a sheet's bytes (None if unusable) and the problems of its encoding: empty, BOM, not UTF-8."""
+    """The text of a sheet's bytes (None if unusable) and the problems of its encoding: empty, BOM, UTF-16, not UTF-8."""
     name = str(path)
     if not data.strip():
         return None, [Problem(name, None, None, None, "the file is empty: expected a header row and records")]
+    wide = _utf16_byte_order(data)
+    if wide:
+        return None, [Problem(name, None, None, None,
+                              f"the file is UTF-16 ({wide}), not UTF-8: save it as \"CSV UTF-8\" (in Excel: Save As, "
+                              "CSV UTF-8; in LibreOffice: character set Unicode (UTF-8))")]
     problems: list[Problem] = []
     if data.startswith(b"\xef\xbb\xbf"):
         problems.append(Problem(name, 1, None, None, "the file starts with a byte-order mark (BOM): save as UTF-8 without BOM"))
@@ -172,13 +191,35 @@ def decode_sheet(path: Path, data: bytes) -> tuple[str | None, list[Problem]]:
     return text, problems
 
 
+def _utf16_byte_order(data: bytes) -> str | None:
+    """``little-endian`` or ``big-endian`` when ``data`` is UTF-16 text, else None.
+
+    Saved as "Unicode text", a sheet is UTF-16, with or without a byte-order mark. It decodes as UTF-8
+    all the same (every ASCII character becomes itself and a NUL), so it has to be recognised before:
+    by its BOM, or by the NUL bytes that the ASCII of a CSV leaves in every other byte (a NUL typed into
+    one cell of a UTF-8 sheet is one byte, not half of them).
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "little-endian" if data.startswith(b"\xff\xfe") else "big-endian"
+    sample = data[:4096]
+    pairs = len(sample) // 2
+    if pairs < 2:
+        return None
+    even_nul, odd_nul = sample[0::2].count(0), sample[1::2].count(0)
+    if odd_nul > 0.4 * pairs and even_nul < 0.1 * pairs:
+        return "little-endian"
+    if even_nul > 0.4 * pairs and odd_nul < 0.1 * pairs:
+        return "big-endian"
+    return None
+
+
 def _undecodable_cells(name: str, data: bytes) -> list[Problem]:
     """One problem per cell holding bytes that are not UTF-8 (a cell pasted from, or a file saved in, a legacy encoding).
 
     Latin-1 maps every byte to one character, so the file parses as CSV whatever its encoding and each bad
     cell can be named; the value is shown as a UTF-8 editor shows it, with U+FFFD for the bad bytes.
     """
-    records = list(csv.reader(io.StringIO(data.decode("latin-1"), newline="")))
+    records = list(read_records(data.decode("latin-1")))
     header = [cell.encode("latin-1").decode("utf-8", errors="replace").strip() for cell in records[0]] if records else []
     problems = []
     for row_number, record in enumerate(records, start=1):
@@ -195,18 +236,34 @@ def _undecodable_cells(name: str, data: bytes) -> list[Problem]:
 
 
 def _coerce(cell: str, column_schema: Mapping[str, Any]) -> Any:
-    """Turn a cell into the JSON type its schema expects, so that the schema judges the value, not its text."""
+    """Turn a cell into the JSON type its schema expects, so that the schema judges the value, not its text.
+
+    Only what a spreadsheet shows as a number becomes one (engine/cells.py): digits 0-9, and in an
+    integer column digits only, so that ``5.0`` or ``2.004e3`` is refused there rather than read as 5
+    and 2004 (JSON Schema counts 5.0 as an integer).
+    """
     if cell == NOT_AVAILABLE:
         return cell
     types = _allowed_types(column_schema)
-    if types & {"integer", "number"} and _INTEGER.match(cell):
+    if types & {"integer", "number"} and ASCII_INTEGER.match(cell):
         return int(cell)
-    if "number" in types and _NUMBER.match(cell):
+    if "number" in types and ASCII_NUMBER.match(cell):
         number = float(cell)
         return int(number) if number.is_integer() and "integer" in types else number
-    if "integer" in types and _NUMBER.match(cell):
-        return float(cell)  # fails the integer type with its real value shown
     return cell
+
+
+def _number_hint(cell: str, column_schema: Mapping[str, Any]) -> str:
+    """Why a numeric cell that looks like a number is not one here: its digits, or a decimal in an integer column."""
+    types = _allowed_types(column_schema)
+    if not types & {"integer", "number"}:
+        return ""
+    digit = non_ascii_digits(cell)
+    if digit:
+        return f": {cell!r} is written with digits other than 0-9 ({digit}); type the number with the digits 0-9"
+    if "number" not in types and ASCII_NUMBER.match(cell):
+        return f": {cell!r} is not written as a whole number; type the integer with the digits 0-9 only"
+    return ""
 
 
 def _allowed_types(column_schema: Mapping[str, Any]) -> set[str]:
@@ -252,7 +309,7 @@ def _records(name: str, text: str) -> tuple[list[list[str]], Problem | None]:
     and column where the badly quoted cell starts.
     """
     records: list[list[str]] = []
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = read_records(text, strict=True)
     last_line = 0
     try:
         for record in reader:
@@ -298,8 +355,6 @@ def _badly_quoted_cell(line: str) -> tuple[int, str, bool] | None:
 
 def read_sheet(sheet: str, path: Path, schema: Mapping[str, Any]) -> tuple[Sheet | None, list[Problem]]:
     """Parse and check one sheet against its schema; returns the typed sheet (None if unreadable) and problems."""
-    from jsonschema import Draft202012Validator
-
     name = str(path)
     if not path.exists():
         return None, [Problem(name, None, None, None, "the file does not exist")]
@@ -308,27 +363,21 @@ def read_sheet(sheet: str, path: Path, schema: Mapping[str, Any]) -> tuple[Sheet
         return None, problems
     records, broken = _records(name, text)
     header = records[0] if records else []
-    expected = list(schema["properties"])
     if len(header) == 1 and any(sep in header[0] for sep in (";", "\t", "|")):
         problems.append(Problem(name, 1, None, header[0][:60], "expected comma-separated values; this header uses another delimiter"))
         return None, problems
     if broken:
         return None, problems + [broken]
     stripped = [column.strip() for column in header]
-    for column in header:
-        if column != column.strip():
-            problems.append(Problem(name, 1, column.strip(), column, "column name has leading or trailing spaces"))
-    for column in expected:
-        if column not in stripped:
-            problems.append(Problem(name, 1, column, None, f"missing column {column!r} (required by {sheet}.schema.yaml)"))
-    for column in stripped:
-        if column not in expected:
-            problems.append(Problem(name, 1, column, None, f"unknown column {column!r}: not in {sheet}.schema.yaml"))
-    if len(set(stripped)) != len(stripped):
-        problems.append(Problem(name, 1, None, None, "duplicate column names"))
+    problems += _header_problems(name, sheet, header, list(schema["properties"]))
     if len(records) < 2:
         problems.append(Problem(name, None, None, None, "the file has a header but no records"))
-    validator = Draft202012Validator({**schema, "required": [c for c in schema.get("required", []) if c in stripped]})
+    judge = _CellJudge(schema, present=stripped)
+    # A repeated column name is a problem of the header; the rows are read with its first column only.
+    columns: dict[str, int] = {}
+    for position, column in enumerate(stripped):
+        if column in judge.properties:
+            columns.setdefault(column, position)
     rows: list[Row] = []
     numbers: list[int] = []
     for index, record in enumerate(records[1:], start=2):
@@ -338,35 +387,130 @@ def read_sheet(sheet: str, path: Path, schema: Mapping[str, Any]) -> tuple[Sheet
             problems.append(Problem(name, index, None, None, f"has {len(record)} fields, the header has {len(header)}"))
             continue
         row: Row = {}
-        for column, cell in zip(stripped, record):
-            column_schema = schema["properties"].get(column)
-            if column_schema is None:
-                continue
-            if cell != cell.strip():
-                problems.append(Problem(name, index, column, cell, "leading or trailing spaces"))
-            if _SPREADSHEET_DATE.match(cell.strip()):
-                problems.append(Problem(name, index, column, cell, "looks like a date made by a spreadsheet program; no column holds dates"))
-            row[column] = _coerce(cell.strip(), column_schema)
-        for error in validator.iter_errors(row):
-            column = error.path[0] if error.path else None
-            column_schema = schema["properties"].get(column, {}) if column else {}
-            value = row.get(column) if column else None
-            rule = f"must be {describe(column_schema)}" if column else error.message
-            if column and column_schema.get("description"):
-                rule += f" ({column_schema['description'].split('.')[0].strip()})"
-            problems.append(Problem(name, index, column, None if value is None else str(value), rule))
+        cells = {column: record[position] for column, position in columns.items()}
+        for column, cell in cells.items():
+            row[column], rules = judge.read(column, cell)
+            if rules:
+                problems.extend(Problem(name, index, column, cell, rule) for rule in rules)
+        for column, cell, rule in judge.row_rules(row, cells):
+            problems.append(Problem(name, index, column, cell, rule))
         rows.append(row)
         numbers.append(index)
     complete = len(rows) == sum(1 for record in records[1:] if any(cell.strip() for cell in record))
     return Sheet(sheet, path, tuple(stripped), tuple(rows), tuple(numbers), complete), problems
 
 
+def _header_problems(name: str, sheet: str, header: Sequence[str], expected: Sequence[str]) -> list[Problem]:
+    """Spaces around, missing, unknown and duplicated column names."""
+    problems = []
+    stripped = [column.strip() for column in header]
+    for column in header:
+        if column != column.strip():
+            problems.append(Problem(name, 1, column.strip(), column, "column name has leading or trailing spaces"))
+    for column in expected:
+        if column not in stripped:
+            problems.append(Problem(name, 1, column, None, f"missing column {column!r} (required by {sheet}.schema.yaml)"))
+    positions: dict[str, list[int]] = {}
+    for position, column in enumerate(stripped, start=1):
+        positions.setdefault(column, []).append(position)
+    for column, where in positions.items():
+        if column not in expected:
+            problems.append(Problem(name, 1, column, None, f"unknown column {column!r}: not in {sheet}.schema.yaml"))
+        if len(where) > 1:
+            letters = " and ".join(f"{_column_letter(p)} ({p})" for p in where)
+            problems.append(Problem(name, 1, column, None,
+                                    f"duplicate column {column!r}: columns {letters} have this name; delete or rename one"))
+    return problems
+
+
+def _column_letter(position: int) -> str:
+    """The spreadsheet's name of a column: 1 -> A, 27 -> AA."""
+    letters = ""
+    while position:
+        position, remainder = divmod(position - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters
+
+
+def _cell_rules(cell: str, column_schema: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a cell's text whatever its schema: spaces, a spreadsheet's date, characters, a formula."""
+    rules = []
+    if cell != cell.strip():
+        rules.append("leading or trailing spaces")
+    if _SPREADSHEET_DATE.match(cell.strip()):
+        rules.append("looks like a date made by a spreadsheet program; no column holds dates")
+    character = character_problem(cell)
+    if character:
+        rules.append(character)
+    if not _allowed_types(column_schema) & {"integer", "number"}:
+        formula = formula_problem(cell.strip())
+        if formula:
+            rules.append(formula)
+    return rules
+
+
+# Top-level keywords of a sheet's schema that checking each cell against its column's schema covers: the
+# row is built from the header's columns that the schema has, with every required one present. Any other
+# keyword (a rule across columns, such as dependentRequired) is checked on the whole row.
+_COLUMN_WISE = frozenset({"$schema", "$id", "title", "description", "type", "properties", "required",
+                          "additionalProperties"})
+
+
+class _CellJudge:
+    """Reads cells into their column's type and judges them against the column's schema, each distinct
+    cell of a column once.
+
+    A sheet repeats its cells (codes, "NA", small counts), and a JSON Schema validation costs far more
+    than a dictionary look-up: a review of 100,000 studies has millions of cells but far fewer distinct
+    ones per column.
+    """
+
+    def __init__(self, schema: Mapping[str, Any], present: Sequence[str]):
+        from jsonschema import Draft202012Validator
+
+        self.properties: Mapping[str, Any] = schema["properties"]
+        self._validators = {column: Draft202012Validator(spec) for column, spec in self.properties.items()}
+        self._read: dict[tuple[str, str], tuple[Any, tuple[str, ...]]] = {}
+        across = {key: value for key, value in schema.items() if key not in _COLUMN_WISE and not key.startswith("x-")}
+        required = [column for column in schema.get("required", []) if column in present]
+        self._row = Draft202012Validator({**across, "required": required}) if across else None
+
+    def read(self, column: str, cell: str) -> tuple[Any, tuple[str, ...]]:
+        """The cell's typed value and the rules it breaks (none when it is valid)."""
+        key = (column, cell)
+        known = self._read.get(key)
+        if known is None:
+            column_schema = self.properties[column]
+            value = _coerce(cell.strip(), column_schema)
+            rules = _cell_rules(cell, column_schema)
+            if not self._validators[column].is_valid(value):
+                rules.append(self._rule(column_schema, cell.strip()))
+            known = self._read[key] = value, tuple(rules)
+        return known
+
+    @staticmethod
+    def _rule(column_schema: Mapping[str, Any], cell: str) -> str:
+        rule = f"must be {describe(column_schema)}"
+        if column_schema.get("description"):
+            rule += f" ({column_schema['description'].split('.')[0].strip()})"
+        return rule + _number_hint(cell, column_schema)
+
+    def row_rules(self, row: Row, cells: Mapping[str, str]) -> list[tuple[str | None, str | None, str]]:
+        """(column, cell, rule) for each rule across columns that ``row`` breaks (none unless the schema has any)."""
+        if self._row is None:
+            return []
+        found = []
+        for error in self._row.iter_errors(row):
+            column = str(error.path[0]) if error.path else None
+            found.append((column, cells.get(column) if column else None, error.message))
+        return found
+
+
 def write_validated(sheet: Sheet, out_path: Path, schema_path: Path) -> None:
     """Write the typed sheet as CSV: a numeric column's "NA" becomes an empty cell; text keeps "NA" as printed."""
     properties = load_schema(schema_path)["properties"]
     numeric = {c for c in sheet.columns if _allowed_types(properties[c]) & {"integer", "number"}}
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(out_path, "w", newline="", encoding="utf-8") as handle:
+    with atomic_path(out_path) as partial, open(partial, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(sheet.columns)
         for row in sheet.rows:

@@ -8,7 +8,13 @@ matches its data, with nothing to say so. The Snakefile's ``onerror`` handler th
 
 Renaming rather than deleting keeps the last good paper for comparison while no file at the expected
 path looks current; a withdrawn file from an earlier failure is replaced. The next successful build
-writes ``index.html`` afresh because Snakemake sees it missing.
+writes ``index.html`` afresh because Snakemake sees it missing, and deletes the withdrawn copy
+(:func:`discard_replaced`).
+
+The same renaming happens in two more places, so that no failure leaves a stale paper in place: in
+``onstart`` for the paper the build is about to render again (:func:`withdraw_before_rebuild`: Snakemake
+would delete it before the render, and a failed render would leave nothing), and when Snakemake stops
+before any job, which ``onerror`` does not see (engine/build_guard.py).
 """
 
 from __future__ import annotations
@@ -60,6 +66,39 @@ def withdraw_stale_outputs(output_dir: Path, inputs: Iterable[Path]) -> list[tup
             output.replace(target)
             withdrawn.append((output, target, latest))
     return withdrawn
+
+
+def withdraw_before_rebuild(output_dir: Path, outputs: Iterable[Path]) -> list[tuple[Path, Path]]:
+    """Rename each existing file of ``outputs`` that lies in ``output_dir``; returns ``(output, renamed_to)``.
+
+    Snakemake deletes a job's outputs before the job runs, so a paper withdrawn only after a failed
+    render would be gone. The Snakefile calls this in ``onstart`` with the outputs of the jobs about to
+    run: a paper that the build renders again is out of date by Snakemake's own judgement.
+    """
+    withdrawn = []
+    for output in sorted(set(outputs)):
+        if output.parent == output_dir and output.is_file() and not is_withdrawn(output):
+            target = withdrawn_name(output)
+            output.replace(target)
+            withdrawn.append((output, target))
+    return withdrawn
+
+
+def report_rebuild(withdrawn: Sequence[tuple[Path, Path]]) -> str:
+    """The message when the paper is withdrawn before it is made again; empty when nothing was."""
+    return "\n".join(f"Withdrew {output} while the build makes it again from changed sources: now {target} "
+                     "(deleted once the new one is written)." for output, target in withdrawn)
+
+
+def discard_replaced(output_dir: Path) -> list[Path]:
+    """Delete each withdrawn file of ``output_dir`` whose current file exists again and is newer."""
+    discarded = []
+    for path in sorted(output_dir.glob(f"*.{STALE_MARK}.*")) if output_dir.is_dir() else []:
+        current = path.with_name(path.name.replace(f".{STALE_MARK}.", ".", 1))
+        if current.is_file() and current.stat().st_mtime_ns >= path.stat().st_mtime_ns:
+            path.unlink()
+            discarded.append(path)
+    return discarded
 
 
 def report(withdrawn: Sequence[tuple[Path, Path, Path]]) -> str:

@@ -230,3 +230,47 @@ def test_the_provenance_report_holds_every_output_offline(built: Path) -> None:
     # Everything is embedded: the report opens from disk without a network.
     assert not re.search(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=[\"']?https?:", page)
 
+
+
+def fake_built_project(root: Path) -> Path:
+    """The least a bundle needs, committed: locks, a raw sheet, and the three outputs (the PDF dated)."""
+    import pypdf
+
+    for name, text in (("requirements.txt", "x==1\n"), ("environment.yml", "name: x\n"), ("data/raw/a.csv", "a\n1\n"),
+                       ("_manuscript/index.html", '<meta name="generator" content="pandoc" />'),
+                       ("results/values.yml", "v: {}\n")):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(72, 72)
+    writer.add_metadata({"/CreationDate": "D:20220510000000Z"})
+    with open(root / "_manuscript" / "index.pdf", "wb") as handle:
+        writer.write(handle)
+    git(root, "init", "-q")
+    return root
+
+
+def test_a_tracked_link_out_of_the_project_is_refused_not_followed(tmp_path: Path) -> None:
+    """A tracked data/raw/notes.csv -> a file elsewhere would put that file into the published bundle."""
+    secret = tmp_path / "elsewhere" / "passwd"
+    secret.parent.mkdir()
+    secret.write_text("root:x:0:0\n", encoding="utf-8")
+    project = fake_built_project(tmp_path / "project")
+    (project / "data" / "raw" / "notes.csv").symlink_to(secret)
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "sources")
+    with pytest.raises(BundleError, match=r"symbolic links out of the project \(data/raw/notes.csv -> .*passwd\)"):
+        write_bundle(project, project / "_manuscript" / "bundle.zip")
+    assert not (project / "_manuscript" / "bundle.zip").exists()
+
+
+def test_a_tracked_link_inside_the_project_is_stored_as_a_link(tmp_path: Path) -> None:
+    project = fake_built_project(tmp_path / "project")
+    (project / "data" / "raw" / "alias.csv").symlink_to("a.csv")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "sources")
+    bundle = write_bundle(project, project / "_manuscript" / "bundle.zip")
+    with zipfile.ZipFile(bundle) as archive:
+        (alias,) = [info for info in archive.infolist() if info.filename.endswith("data/raw/alias.csv")]
+        assert alias.external_attr >> 16 == 0o120777
+        assert archive.read(alias) == b"a.csv"

@@ -77,7 +77,8 @@ def third_party_imports(files: list[Path]) -> dict[str, set[str]]:
         elif path.name == "Snakefile":  # not Python: only its import lines are
             source = "\n".join(
                 re.findall(
-                    r"^(?:from [\w.]+ import .*|import [\w., ]+)$", path.read_text(encoding="utf-8"), re.MULTILINE
+                    r"^(?:from [\w.]+ import \([^)]*\).*|from [\w.]+ import .*|import [\w., ]+)$",
+                    path.read_text(encoding="utf-8"), re.MULTILINE,
                 )
             )
         else:

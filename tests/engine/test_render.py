@@ -790,6 +790,8 @@ RENDER_CODE_AND_TEMPLATES = (
     "engine/__init__.py",
     "engine/render.py",
     "_extensions/review-engine/quarto-subset.lua",
+    "engine/atomic.py",
+    "engine/confinement.py",
     "engine/templates/article.css",
     "engine/templates/article.html",
     "engine/templates/article.typ",

@@ -239,7 +239,50 @@ CASES = (
          replace_once(PRISMA, b"dbr_excluded,irrelevant subjects,18,", b"dbr_excluded,irrelevant subjects,17,"),
          (Expected(PRISMA, 17, "n", "24", _DBR_EXCLUDED_23),)),
     Case("prisma_negative_count", replace_once(PRISMA, b"records_screened,,41,", b"records_screened,,-1,"),
-         (Expected(PRISMA, 12, None, None, "n must not be negative, got -1"),)),
+         (Expected(PRISMA, 12, "n", None, "n must not be negative, got -1"),)),
+    # Characters and spellings that pass a schema but not a reader (issue 16, cases 7 and 8).
+    Case("nul_byte_in_a_text_cell", replace_once(STUDIES, b",Amital,", b",Ami\x00tal,"),
+         (Expected(STUDIES, 3, "first_author", "Ami\x00tal", "holds a control character (U+0000 NUL) at position 4"),)),
+    Case("byte_order_mark_inside_a_cell", set_cell(STUDIES, ("study_id", "1"), "country", "\ufeffIsrael"),
+         (Expected(STUDIES, 2, "country", "\ufeffIsrael", "holds an invisible character (a byte-order mark, U+FEFF)"),)),
+    Case("integer_written_with_an_exponent", set_cell(STUDIES, ("study_id", "5"), "year", "2.004e3"),
+         (Expected(STUDIES, 6, "year", "2.004e3", "must be an integer >= 1950 <= 2030 (Publication year)"
+                   ": '2.004e3' is not written as a whole number"),)),
+    Case("integer_written_as_a_decimal", set_cell(OUTCOMES, ("study_id", "2"), "responders", "1.0"),
+         (Expected(OUTCOMES, 3, "responders", "1.0", "'1.0' is not written as a whole number"),)),
+    Case("arabic_indic_digit", set_cell(OUTCOMES, ("study_id", "2"), "responders", "\u0661"),
+         (Expected(OUTCOMES, 3, "responders", "\u0661", "digits other than 0-9 (ARABIC-INDIC DIGIT ONE)"),)),
+    Case("full_width_digit", set_cell(STUDIES, ("study_id", "2"), "patients", "\uff11"),
+         (Expected(STUDIES, 3, "patients", "\uff11", "digits other than 0-9 (FULLWIDTH DIGIT ONE)"),)),
+    Case("duplicated_column_name", rename_column(STUDIES, "note", "country"),
+         (Expected(STUDIES, 1, "country", None, "duplicate column 'country': columns E (5) and S (19)"),
+          Expected(STUDIES, 1, "note", None, "missing column 'note'"))),
+    Case("utf16_without_bom", edit_bytes(OUTCOMES, lambda data: data.decode("utf-8").encode("utf-16-le")),
+         (Expected(OUTCOMES, None, None, None, "the file is UTF-16 (little-endian), not UTF-8"),)),
+    Case("prisma_arabic_indic_digits", replace_once(PRISMA, b"records_screened,,41,", "records_screened,,٤١,".encode()),
+         (Expected(PRISMA, 12, "n", None, "n must be an integer or empty, got '٤١'"),)),
+    Case("prisma_underscore_in_a_count", replace_once(PRISMA, b"duplicates,,20,", b"duplicates,,2_0,"),
+         (Expected(PRISMA, 7, "n", None, "n must be an integer or empty, got '2_0'"),)),
+    Case("prisma_spaces_around_a_count", replace_once(PRISMA, b"citations_results,,2,", b"citations_results,, 2 ,"),
+         (Expected(PRISMA, 6, "n", None, "n ' 2 ' has leading or trailing spaces"),)),
+    Case("prisma_trailing_comma_on_every_row", edit_bytes(PRISMA, lambda data: data.replace(b"\n", b",\n")),
+         (Expected(PRISMA, 1, None, None, "unknown or repeated columns ['']"),)),
+    Case("prisma_unquoted_comma_in_the_last_column",
+         replace_once(PRISMA, b"(no number is printed).", b"(no number is printed), as stated."),
+         (Expected(PRISMA, 8, None, None, "has 7 fields, the header has 6"),)),
+    Case("bib_brace_left_open",
+         replace_once(BIB, b"title   = {Treatment for livedoid vasculopathy: a systematic review},",
+                      b"title   = {Treatment for livedoid {vasculopathy: a systematic review},"),
+         (Expected(BIB, 18, None, None, "entry micieli2018: field 'title' has a '{' that does not close"),)),
+    Case("bib_comma_missing_between_fields",
+         replace_once(BIB, b"title   = {Treatment for livedoid vasculopathy: a systematic review},",
+                      b"title   = {Treatment for livedoid vasculopathy: a systematic review}"),
+         (Expected(BIB, 19, None, None, "entry micieli2018: expected ',' or '}' after field 'title', found 'j'"),)),
+    # Formula injection (case 9): a text cell a spreadsheet would run.
+    Case("formula_in_a_text_cell", set_cell(STUDIES, ("study_id", "2"), "note", '=HYPERLINK("http://x")'),
+         (Expected(STUDIES, 3, "note", '=HYPERLINK("http://x")', "starts with '=', so a spreadsheet"),)),
+    Case("formula_in_the_prisma_sheet", replace_once(PRISMA, b",No other filters", b",@SUM(1) No other filters"),
+         (Expected(PRISMA, 8, "source_quote", None, "source_quote starts with '@', so a spreadsheet"),)),
     # Several at once: still one summary.
     Case("several_sheets_at_once",
          every(set_cell(STUDIES, ("study_id", "5"), "males", "3"),
@@ -317,6 +360,20 @@ def test_bad_input_stops_the_build(case: Case, templates: dict[str, Path], tmp_p
         assert not current.exists(), f"{current.name} is left looking current"
         assert withdrawn.read_bytes() == (templates["built"] / "_manuscript" / name).read_bytes()
         assert f"Withdrew _manuscript/{name}" in output
+
+
+@pytest.mark.slow
+def test_no_csv_the_build_writes_holds_a_spreadsheet_formula(reference_build: Build) -> None:
+    """The convention of engine/cells.py: text cells starting with = + - @ are refused in the sheets, and
+    nothing the pipeline derives starts with one, so no CSV it writes (the validated sheets the report
+    offers for download, prisma_counts.csv) needs escaping for a spreadsheet to open it safely."""
+    assert reference_build.result.returncode == 0, reference_build.log()
+    written = sorted((reference_build.project / "results").rglob("*.csv"))
+    assert {path.name for path in written} >= {"studies.csv", "prisma_counts.csv"}
+    number = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+    formulas = [(path.name, cell) for path in written for row in _read_rows(path) for cell in row
+                if cell[:1] in ("=", "+", "-", "@") and not number.match(cell)]
+    assert formulas == []
 
 
 # --- the same rules without a build (fast) -----------------------------------------------------------------

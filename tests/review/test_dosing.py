@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.dosing import Regimen, daily_dose_class, format_range, per_cycle, per_day, per_four_weeks, per_cycle_class
+from scripts.dosing import Regimen, daily_dose_class, format_range, per_cycle, per_cycle_class, per_day, per_four_weeks
 
 
 def test_per_day_regimen() -> None:

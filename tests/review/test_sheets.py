@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 
 import pytest
 
 from engine.manifest import Review
-from engine.sheets import Problem, codebook_markdown, format_problems
+from engine.sheets import Problem, codebook_markdown, format_problems, read_sheet, write_validated
 from engine.validation import validate_all, validate_sheet
 from tests.conftest import REPO, REVIEW, SHEETS
 
@@ -109,3 +110,67 @@ def test_validation_reports_every_sheet_in_one_list(raw_copy: Path, raw_review: 
 def test_the_codebook_is_current() -> None:
     """data/codebook.md is generated from the schemas; regenerate with `python -m engine.validation codebook`."""
     assert (REPO / "data" / "codebook.md").read_text(encoding="utf-8") == codebook_markdown(REVIEW)
+
+
+# --- what a reader must refuse or keep (issue 16) ------------------------------------------------------
+
+
+def test_a_cell_longer_than_the_csv_modules_default_limit_is_read_whole(raw_copy: Path, tmp_path: Path) -> None:
+    """Python's csv stops at 131,072 characters a field; an aggregate over 100,000 studies lists more."""
+    long_note = "x" * 200_000
+    rewrite_cell(raw_copy / "studies.csv", ("study_id", "2"), "note", long_note)
+    rewrite_cell(raw_copy / "studies.csv", ("study_id", "2"), "year", "20O0")
+    parsed, problems = validate_sheet(REVIEW.with_raw_dir(raw_copy), "studies")
+    # The one problem is the typo two columns before it, named by its column.
+    assert [(p.row, p.column, p.value) for p in problems] == [(3, "year", "20O0")]
+    rewrite_cell(raw_copy / "studies.csv", ("study_id", "2"), "year", "2000")
+    parsed, problems = validate_sheet(REVIEW.with_raw_dir(raw_copy), "studies")
+    assert problems == [] and parsed is not None
+    write_validated(parsed, tmp_path / "studies.csv", REVIEW.sheet(parsed.name).schema)
+    with open(tmp_path / "studies.csv", newline="", encoding="utf-8") as handle:
+        csv.field_size_limit(1_000_000)
+        assert [row["note"] for row in csv.DictReader(handle)][1] == long_note
+
+
+@pytest.mark.parametrize(("encoding", "order"), [("utf-16-le", "little-endian"), ("utf-16-be", "big-endian"),
+                                                 ("utf-16", None)])
+def test_a_sheet_saved_as_utf16_is_named_as_such(raw_copy: Path, encoding: str, order: str | None) -> None:
+    sheet = raw_copy / "regimens.csv"
+    sheet.write_bytes(sheet.read_text(encoding="utf-8").encode(encoding))
+    problems = validate_sheet(REVIEW.with_raw_dir(raw_copy), "regimens")[1]
+    assert len(problems) == 1 and problems[0].row is None
+    # "utf-16" writes a byte-order mark in this machine's order.
+    assert f"the file is UTF-16 ({order or sys.byteorder + '-endian'}), not UTF-8" in problems[0].rule
+
+
+def test_a_nul_typed_into_one_cell_is_not_taken_for_utf16(raw_copy: Path) -> None:
+    rewrite_cell(raw_copy / "regimens.csv", ("group_id", "1-high"), "note", "a\x00b")
+    problems = validate_sheet(REVIEW.with_raw_dir(raw_copy), "regimens")[1]
+    assert [(p.row, p.column) for p in problems] == [(2, "note")] and "U+0000 NUL" in problems[0].rule
+
+
+def test_tabs_and_line_breaks_inside_a_quoted_cell_are_text(raw_copy: Path) -> None:
+    rewrite_cell(raw_copy / "studies.csv", ("study_id", "2"), "note", "first line\nsecond\tline")
+    assert validate_sheet(REVIEW.with_raw_dir(raw_copy), "studies")[1] == []
+
+
+def test_negative_numbers_are_no_formulas_but_a_leading_minus_in_text_is(raw_copy: Path) -> None:
+    rewrite_cell(raw_copy / "studies.csv", ("study_id", "2"), "note", "-3")
+    rewrite_cell(raw_copy / "studies.csv", ("study_id", "3"), "note", "-3 patients")
+    rewrite_cell(raw_copy / "studies.csv", ("study_id", "4"), "note", "+1 see row 2")
+    problems = validate_sheet(REVIEW.with_raw_dir(raw_copy), "studies")[1]
+    assert [(p.row, p.column, p.value) for p in problems] == [(4, "note", "-3 patients"), (5, "note", "+1 see row 2")]
+    assert all("spreadsheet" in p.rule for p in problems)
+
+
+def test_a_rule_across_columns_in_a_schema_is_still_checked(tmp_path: Path) -> None:
+    """Cells are judged column by column (each distinct value once); a schema keyword over the whole row
+    (here if/then) is checked on the row, and its problem names the column it is about."""
+    schema = {"type": "object", "properties": {"kind": {"enum": ["a", "b"]}, "size": {"type": "integer"}},
+              "required": ["kind", "size"], "additionalProperties": False,
+              "if": {"properties": {"kind": {"const": "a"}}}, "then": {"properties": {"size": {"maximum": 3}}}}
+    sheet = tmp_path / "things.csv"
+    sheet.write_text("kind,size\na,2\na,5\nb,5\n", encoding="utf-8")
+    problems = read_sheet("things", sheet, schema)[1]
+    assert [(p.row, p.column, p.value) for p in problems] == [(3, "size", "5")]
+    assert "5 is greater than the maximum of 3" in problems[0].rule
