@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,13 @@ class Pending:
 def pending_outputs(root: Path) -> list[Pending]:
     """Every output of the workflow in ``root`` that ``snakemake --summary`` plans to (re)make."""
     command = [sys.executable, "-m", "snakemake", "--summary"]
-    result = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+    # One Snakemake at a time may read a folder (engine/build_guard.py): a build or another test's summary
+    # may hold it for a moment, so wait for it, a bounded number of times.
+    for _ in range(60):
+        result = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+        if "Another build is running in this folder" not in result.stdout + result.stderr:
+            break
+        time.sleep(1)
     lines = result.stdout.splitlines()
     header = next((i for i, line in enumerate(lines) if line.startswith("output_file\t")), None)
     if result.returncode != 0 or header is None:

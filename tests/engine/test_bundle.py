@@ -12,6 +12,7 @@ import filecmp
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from engine.bundle import OUTPUTS, BundleError, folder_name, render_engine, write_bundle, write_zip
-from tests.conftest import REVIEW, SHEETS
+from tests.conftest import REPO, REVIEW, SHEETS
 from tests.fixed_git import run_git
 from tests.project_copy import build, copy_project
 
@@ -213,7 +214,7 @@ def test_the_provenance_report_holds_every_output_offline(built: Path) -> None:
     page = (built / "_manuscript" / "report.html").read_text(encoding="utf-8")
     results = json.loads(re.search(r"var results = (\{.*?\});\n", page, re.DOTALL)[1])
     tables = ("demographics", "efficacy", "comorbidities", "dose-groups")  # the manifest's tables:
-    figures = ("prisma", "response-by-study", "forest", "forest-dose")  # prisma and the manifest's figures:
+    figures = ("prisma", *REVIEW.figures)  # prisma and the manifest's figures
     assert set(results) == {
         *OUTPUTS,
         *(f"results/validated/{sheet}.csv" for sheet in SHEETS),
@@ -236,11 +237,15 @@ def fake_built_project(root: Path) -> Path:
     """The least a bundle needs, committed: locks, a raw sheet, and the three outputs (the PDF dated)."""
     import pypdf
 
-    for name, text in (("requirements.txt", "x==1\n"), ("environment.yml", "name: x\n"), ("data/raw/a.csv", "a\n1\n"),
+    from engine.bundle import LOCKS
+
+    for name, text in (*((lock, "x==1\n") for lock in LOCKS), ("data/raw/a.csv", "a\n1\n"),
                        ("_manuscript/index.html", '<meta name="generator" content="pandoc" />'),
                        ("results/values.yml", "v: {}\n")):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text, encoding="utf-8")
+    # The review's manifest (and the schemas it names): the bundle takes the review's name from it.
+    shutil.copytree(REPO / "config", root / "config")
     writer = pypdf.PdfWriter()
     writer.add_blank_page(72, 72)
     writer.add_metadata({"/CreationDate": "D:20220510000000Z"})

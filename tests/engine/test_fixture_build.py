@@ -36,6 +36,7 @@ project:
     - manuscript/index.qmd
 metadata-files:
   - results/values-meta.yml
+  - results/render-meta.yml
 bibliography: manuscript/references.bib
 csl: manuscript/vancouver.csl
 number-sections: true

@@ -273,7 +273,7 @@ USES = {
     "tables": {"pandas", "great_tables"},
     "figure": {"pandas", "matplotlib"},
     "meta_analysis": {"pandas", "scipy", "matplotlib"},  # the fits, then the forest plots
-    "values": {"pandas"},
+    "values": {"pandas", "scipy"},  # the adverse-event plug-in's exact interval (engine/meta_analysis.py)
     "ledger_table": {"pandas", "great_tables"},  # great-tables takes a pandas frame
     "table_view": set(),  # Pandoc turns the include file into a page
     "render": set(),  # Pandoc and Typst
