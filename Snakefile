@@ -36,8 +36,17 @@ from engine.build_guard import (  # noqa: E402
     reset_future_times,
 )
 from engine.manifest import ManifestError, load_review  # noqa: E402
-from engine.render import record_render_settings, render_inputs, split_unmade  # noqa: E402
-from engine.staleness import discard_replaced, report_rebuild, withdraw_before_rebuild  # noqa: E402
+from engine.render import (
+    record_render_settings,
+    render_inputs,
+    split_unmade,
+    write_stamp,
+)  # noqa: E402
+from engine.staleness import (
+    discard_replaced,
+    report_rebuild,
+    withdraw_before_rebuild,
+)  # noqa: E402
 from engine.sheets import format_problems  # noqa: E402
 from engine.sources import python_sources  # noqa: E402
 from engine.validation import validate_all  # noqa: E402
@@ -142,6 +151,13 @@ def withdraw_stale_paper() -> None:
             "_extensions/**/*",
         ],
     )
+    # The render's settings and stamp files are rewritten by every call (a new commit, an edit that makes
+    # the tree "modified"): they date a build, they are not what the paper shows.
+    stamps = {
+        Path(f"{RESULTS}/render-settings.txt"),
+        Path(f"{RESULTS}/render-meta.yml"),
+    }
+    sources = [path for path in sources if path not in stamps]
     message = report(withdraw_stale_outputs(Path(OUT), sources))
     if message:
         print(message, file=sys.stderr)
@@ -392,7 +408,8 @@ rule meta_analysis:
         validated=lambda wildcards, input: os.path.dirname(input.sheets[0]),
         # A function of the output, as Snakemake counts it, so not tracked as a param (see the render rule).
         forests=lambda wildcards, output: " ".join(
-            f"--figure {name} {path}" for name, path in zip(FOREST_PLOTS, output.forests)
+            f"--figure {name} {path}"
+            for name, path in zip(FOREST_PLOTS, output.forests)
         ),
     message:
         "Meta-analysing the outcome (GLMM, random effects) and drawing the forest plots"
@@ -498,12 +515,17 @@ def render_rule_inputs(wildcards):
     # A path that no file and no rule provides (a typo in an include) would make Snakemake drop the render
     # and keep the old paper as a source ("Nothing to be done", exit 0): it goes into the settings file
     # instead, which reruns the render, and the render's lint fails naming the line.
+    # The stamp file first: it is one of the render's inputs, written here and by no rule.
+    write_stamp(Path(qmd))
     read, unmade = split_unmade(
         [Path(os.path.relpath(path)) for path in render_inputs(Path(qmd))],
         lambda path: any(r.is_producer(path) for r in workflow.rules),
     )
     settings = record_render_settings(
-        Path(f"{RESULTS}/render-settings.txt"), Path(qmd), config["render_engine"], unmade
+        Path(f"{RESULTS}/render-settings.txt"),
+        Path(qmd),
+        config["render_engine"],
+        unmade,
     )
     return {
         "qmd": qmd,
@@ -546,8 +568,6 @@ rule render:
 
 
 rule preview_html:
-    message:
-        "Rendering the live preview's page: HTML alone, resources linked (python -m engine.preview)"
     input:
         # The render's inputs: the preview reruns for every edit that renders the paper again.
         unpack(render_rule_inputs),
@@ -559,5 +579,7 @@ rule preview_html:
         "environment.yml"
     params:
         out=lambda wildcards, output: os.path.dirname(output[0]),
+    message:
+        "Rendering the live preview's page: HTML alone, resources linked (python -m engine.preview)"
     shell:
         "python -m engine.render --qmd {input.qmd} --output-dir {params.out} --preview 2>&1 | tee {log}"

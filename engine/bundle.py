@@ -76,9 +76,10 @@ def _git(root: Path, *args: str) -> str:
 
 
 def tracked_files(root: Path) -> list[str]:
-    """The files (and symbolic links to files) git tracks under ``root`` that exist in the working tree, sorted."""
+    """The files and symbolic links git tracks under ``root`` that exist in the working tree, sorted (a link is
+    stored as a link, to a file or to a folder, such as a review's ``_extensions`` link)."""
     names = _git(root, "ls-files", "-z").split("\0")
-    return sorted(name for name in names if name and (root / name).is_file())
+    return sorted(name for name in names if name and ((root / name).is_symlink() or (root / name).is_file()))
 
 
 def links_out_of(root: Path, names: Sequence[str]) -> list[tuple[str, Path]]:

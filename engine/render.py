@@ -408,6 +408,11 @@ def write_render_meta(config: ProjectConfig, stamp: BuildStamp | None = None) ->
     return path
 
 
+def write_stamp(qmd: Path) -> Path:
+    """Write the stamp of a render of ``qmd`` now (:func:`write_render_meta`); returns the file's path."""
+    return write_render_meta(load_config(find_project_root(qmd)))
+
+
 def record_render_settings(path: Path, qmd: Path, engine: str, unmade: Sequence[Path] = ()) -> Path:
     """Write what a render of ``qmd`` depends on besides its sources, where it changes without them.
 
@@ -419,7 +424,7 @@ def record_render_settings(path: Path, qmd: Path, engine: str, unmade: Sequence[
     name that no file or rule provides (``unmade``, see :func:`split_unmade`) are written there too, so
     that a path that cannot be read renders the paper again and its lint names the line. Returns ``path``.
     """
-    write_render_meta(load_config(find_project_root(qmd)))
+    write_stamp(qmd)
     text = f"engine: {engine}\n"
     text += "".join(f"named by the sources, but no file and no rule: {path.as_posix()}\n" for path in unmade)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
